@@ -1,0 +1,55 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/mxauth/mxauth/internal/clock"
+	"github.com/mxauth/mxauth/internal/config"
+	"github.com/mxauth/mxauth/internal/password"
+	"github.com/mxauth/mxauth/internal/sessions"
+	"github.com/mxauth/mxauth/internal/storage/sqlstore"
+	"github.com/mxauth/mxauth/internal/users"
+)
+
+// Tools is what administrative commands need: the migrated database and the
+// services that act on it, without the HTTP server.
+type Tools struct {
+	Config   *config.Config
+	Logger   *slog.Logger
+	Store    *sqlstore.Store
+	Hasher   *password.Hasher
+	Sessions *sessions.Manager
+	Users    *users.Service
+}
+
+// OpenTools connects to and migrates the database and builds the services.
+func OpenTools(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*Tools, error) {
+	rand := clock.SystemRand()
+	hasher, err := NewHasher(cfg, rand)
+	if err != nil {
+		return nil, fmt.Errorf("password schemes: %w", err)
+	}
+	store, err := OpenStore(ctx, cfg, logger)
+	if err != nil {
+		return nil, fmt.Errorf("database: %w", err)
+	}
+	if err := store.Migrate(ctx); err != nil {
+		store.Close()
+		return nil, fmt.Errorf("migrate database: %w", err)
+	}
+	clk := clock.System{}
+	sm := sessions.NewManager(store, clk, nil, logger)
+	return &Tools{
+		Config: cfg, Logger: logger, Store: store, Hasher: hasher, Sessions: sm,
+		Users: NewUsers(cfg, store, hasher, sm, clk, rand, logger),
+	}, nil
+}
+
+// Close releases the database.
+func (t *Tools) Close() {
+	if err := t.Store.Close(); err != nil {
+		t.Logger.Warn("close database", "error", err)
+	}
+}

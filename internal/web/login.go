@@ -1,0 +1,306 @@
+package web
+
+import (
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/mxauth/mxauth/internal/authn"
+	"github.com/mxauth/mxauth/internal/clientip"
+	"github.com/mxauth/mxauth/internal/model"
+	"github.com/mxauth/mxauth/internal/storage"
+)
+
+// Form limits. A body larger than maxFormBytes is refused before parsing.
+const (
+	maxFormBytes    = 16 << 10
+	maxUsernameLen  = 255
+	maxPasswordLen  = 1024
+	maxNextLen      = 2048
+)
+
+type loginData struct {
+	Username         string
+	Next             string
+	Client           string
+	PasswordsEnabled bool
+}
+
+func (h *Handler) index(w http.ResponseWriter, r *http.Request) {
+	s, ok, err := h.CurrentSession(r)
+	if err != nil {
+		h.RenderInternalError(w, r, err)
+		return
+	}
+	p := Page{Title: "Welcome"}
+	if ok {
+		p.User = &s.User
+	}
+	h.Render(w, r, http.StatusOK, "index", p)
+}
+
+func (h *Handler) loginForm(w http.ResponseWriter, r *http.Request) {
+	next := h.SafeNext(r.URL.Query().Get("next"))
+	if next == "" {
+		if _, ok, err := h.CurrentSession(r); err == nil && ok {
+			http.Redirect(w, r, h.Path("account/"), http.StatusSeeOther)
+			return
+		}
+	}
+	username := r.URL.Query().Get("username")
+	if len(username) > maxUsernameLen {
+		username = ""
+	}
+	h.renderLogin(w, r, http.StatusOK, loginData{Username: username, Next: next}, "")
+}
+
+func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, status int, d loginData, msg string) {
+	token, err := h.CSRFToken(w, r)
+	if err != nil {
+		h.RenderInternalError(w, r, err)
+		return
+	}
+	d.PasswordsEnabled = h.d.Auth.Enabled
+	h.Render(w, r, status, "login", Page{Title: "Sign in", CSRF: token, Error: msg, Data: d})
+}
+
+// ParseForm reads a url-encoded form of bounded size. A failure has already
+// been answered with a readable 4xx page when ok is false.
+func (h *Handler) ParseForm(w http.ResponseWriter, r *http.Request) bool {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+	if err := r.ParseForm(); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			h.RenderError(w, r, http.StatusRequestEntityTooLarge, ErrorPage{
+				Heading: "Form too large",
+				Message: "The form you sent is larger than this server accepts.",
+			})
+			return false
+		}
+		h.RenderError(w, r, http.StatusBadRequest, ErrorPage{
+			Heading: "Malformed form",
+			Message: "The form you sent could not be read.",
+		})
+		return false
+	}
+	if err := h.CheckCSRF(r); err != nil {
+		h.RenderError(w, r, http.StatusForbidden, ErrorPage{
+			Heading: "This form has expired",
+			Message: "For your security the form must come from this site and be sent within a few hours. Go back, reload the page and try again.",
+			Back:    h.Path("login"),
+		})
+		return false
+	}
+	return true
+}
+
+// single returns the one value of a form field, with ok=false if it was
+// sent more than once.
+func single(r *http.Request, name string) (string, bool) {
+	v := r.PostForm[name]
+	switch len(v) {
+	case 0:
+		return "", true
+	case 1:
+		return v[0], true
+	default:
+		return "", false
+	}
+}
+
+func (h *Handler) loginSubmit(w http.ResponseWriter, r *http.Request) {
+	if !h.ParseForm(w, r) {
+		return
+	}
+	rawUser, ok1 := single(r, "username")
+	plain, ok2 := single(r, "password")
+	rawNext, ok3 := single(r, "next")
+	d := loginData{Next: h.SafeNext(rawNext)}
+	if !ok1 || !ok2 || !ok3 {
+		h.renderLogin(w, r, http.StatusBadRequest, d, "The form was sent with repeated fields. Please try again.")
+		return
+	}
+	if len(rawUser) > maxUsernameLen || len(plain) > maxPasswordLen || len(rawNext) > maxNextLen {
+		h.renderLogin(w, r, http.StatusBadRequest, d, "The username or password is too long.")
+		return
+	}
+	username := authn.NormalizeUsername(rawUser, h.d.ServerName)
+	d.Username = username
+	if username == "" || plain == "" {
+		h.renderLogin(w, r, http.StatusBadRequest, d, "Enter your username and password.")
+		return
+	}
+
+	user, err := h.d.Auth.Password(r.Context(), username, plain, clientip.FromRequest(r))
+	var limited *authn.RateLimitedError
+	switch {
+	case err == nil:
+	case errors.Is(err, authn.ErrInvalidCredentials):
+		h.renderLogin(w, r, http.StatusUnauthorized, d, "Invalid username or password.")
+		return
+	case errors.Is(err, authn.ErrLocked):
+		h.renderLogin(w, r, http.StatusForbidden, d, "This account is locked. Contact the administrators of "+h.d.ServerName+".")
+		return
+	case errors.Is(err, authn.ErrDeactivated):
+		h.renderLogin(w, r, http.StatusForbidden, d, "This account has been deactivated.")
+		return
+	case errors.Is(err, authn.ErrPasswordsDisabled):
+		h.renderLogin(w, r, http.StatusForbidden, d, "Signing in with a password is disabled on this server.")
+		return
+	case errors.As(err, &limited):
+		secs := int(limited.RetryAfter.Round(time.Second) / time.Second)
+		if secs < 1 {
+			secs = 1
+		}
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		h.renderLogin(w, r, http.StatusTooManyRequests, d, "Too many sign-in attempts. Wait "+humanDuration(limited.RetryAfter)+" and try again.")
+		return
+	default:
+		h.RenderInternalError(w, r, err)
+		return
+	}
+
+	if _, err := h.StartSession(r.Context(), w, r, user, model.AuthMethodPassword); err != nil {
+		h.RenderInternalError(w, r, err)
+		return
+	}
+	h.d.Logger.InfoContext(r.Context(), "browser login", "user_id", user.ID, "username", user.Username)
+	target := d.Next
+	if target == "" {
+		target = h.Path("account/")
+	}
+	http.Redirect(w, r, target, http.StatusSeeOther)
+}
+
+func (h *Handler) logout(w http.ResponseWriter, r *http.Request) {
+	if !h.ParseForm(w, r) {
+		return
+	}
+	if id := h.cookies.sessionID(r); id != "" && model.ValidID(id) {
+		err := h.d.Store.InTx(r.Context(), func(tx storage.Tx) error {
+			return tx.BrowserSessions().Finish(r.Context(), id, h.d.Clock.Now())
+		})
+		if err != nil && !errors.Is(err, storage.ErrNotFound) && !errors.Is(err, storage.ErrConflict) {
+			h.RenderInternalError(w, r, err)
+			return
+		}
+	}
+	h.cookies.clearSession(w)
+	http.Redirect(w, r, h.Path("login"), http.StatusSeeOther)
+}
+
+func (h *Handler) redirectAccount(w http.ResponseWriter, r *http.Request) {
+	target := h.Path("account/")
+	if r.URL.RawQuery != "" {
+		target += "?" + r.URL.RawQuery
+	}
+	http.Redirect(w, r, target, http.StatusMovedPermanently)
+}
+
+type accountSession struct {
+	Name       string
+	Kind       string
+	DeviceID   string
+	Since      string
+	LastActive string
+}
+
+type accountData struct {
+	MXID      string
+	CreatedAt string
+	Emails    []model.UserEmail
+	Sessions  []accountSession
+}
+
+func (h *Handler) account(w http.ResponseWriter, r *http.Request) {
+	s, ok, err := h.CurrentSession(r)
+	if err != nil {
+		h.RenderInternalError(w, r, err)
+		return
+	}
+	if !ok {
+		next := h.Path("account/")
+		if r.URL.RawQuery != "" {
+			next += "?" + r.URL.RawQuery
+		}
+		http.Redirect(w, r, h.LoginURL(next, ""), http.StatusSeeOther)
+		return
+	}
+	d := accountData{MXID: model.MXID(s.User.Username, h.d.ServerName), CreatedAt: s.User.CreatedAt.Format("2 January 2006")}
+	ctx := r.Context()
+	err = h.d.Store.ReadTx(ctx, func(tx storage.Tx) error {
+		var err error
+		if d.Emails, err = tx.UserEmails().ListForUser(ctx, s.User.ID); err != nil {
+			return err
+		}
+		oauth, err := tx.OAuthSessions().List(ctx, storage.OAuthSessionFilter{UserID: s.User.ID, ActiveOnly: true}, storage.Page{Limit: 100})
+		if err != nil {
+			return err
+		}
+		for _, o := range oauth {
+			name := o.HumanName
+			if name == "" {
+				if c, err := tx.Clients().Lookup(ctx, o.ClientID); err == nil && c.ClientName != "" {
+					name = c.ClientName
+				} else {
+					name = o.ClientID
+				}
+			}
+			d.Sessions = append(d.Sessions, sessionRow(name, "App", o.DeviceID, o.CreatedAt, o.LastActiveAt))
+		}
+		compat, err := tx.CompatSessions().List(ctx, storage.CompatSessionFilter{UserID: s.User.ID, ActiveOnly: true}, storage.Page{Limit: 100})
+		if err != nil {
+			return err
+		}
+		for _, c := range compat {
+			name := c.HumanName
+			if name == "" {
+				name = "Matrix client"
+			}
+			d.Sessions = append(d.Sessions, sessionRow(name, "Legacy login", c.DeviceID, c.CreatedAt, c.LastActiveAt))
+		}
+		return nil
+	})
+	if err != nil {
+		h.RenderInternalError(w, r, err)
+		return
+	}
+	token, err := h.CSRFToken(w, r)
+	if err != nil {
+		h.RenderInternalError(w, r, err)
+		return
+	}
+	h.Render(w, r, http.StatusOK, "account", Page{Title: "Your account", CSRF: token, User: &s.User, Data: d})
+}
+
+func sessionRow(name, kind, device string, created time.Time, last *time.Time) accountSession {
+	row := accountSession{Name: name, Kind: kind, DeviceID: device, Since: created.Format("2 Jan 2006")}
+	if last != nil {
+		row.LastActive = last.Format("2 Jan 2006 15:04 MST")
+	}
+	return row
+}
+
+func humanDuration(d time.Duration) string {
+	switch {
+	case d < time.Minute:
+		s := int(d.Round(time.Second) / time.Second)
+		if s <= 1 {
+			return "a second"
+		}
+		return strconv.Itoa(s) + " seconds"
+	case d < time.Hour:
+		m := int(d.Round(time.Minute) / time.Minute)
+		if m == 1 {
+			return "a minute"
+		}
+		return strconv.Itoa(m) + " minutes"
+	default:
+		hrs := int(d.Round(time.Hour) / time.Hour)
+		if hrs == 1 {
+			return "an hour"
+		}
+		return strconv.Itoa(hrs) + " hours"
+	}
+}
