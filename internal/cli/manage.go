@@ -178,6 +178,8 @@ func (e *env) manageCmd() *cobra.Command {
 	list.Flags().StringVar(&listAfter, "after", "", "list users whose ID sorts after this one (paging)")
 
 	cmd.AddCommand(register, setPassword, lock, unlock, list)
+	cmd.AddCommand(e.manageSessionCmds()...)
+	cmd.AddCommand(e.manageCompatCmds()...)
 	return cmd
 }
 

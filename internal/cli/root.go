@@ -81,6 +81,7 @@ generated config.yaml and the SQLite database.`,
 		e.databaseCmd(),
 		e.manageCmd(),
 	)
+	root.AddCommand(e.operatorCmds()...)
 	return root
 }
 
