@@ -20,16 +20,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/mxauth/mxauth/internal/authn"
-	"github.com/mxauth/mxauth/internal/clients"
-	"github.com/mxauth/mxauth/internal/homeserver"
-	"github.com/mxauth/mxauth/internal/homeserver/synapse"
-	"github.com/mxauth/mxauth/internal/provisioning"
-	"github.com/mxauth/mxauth/internal/storage"
 	"github.com/mxauth/mxauth/internal/clientip"
+	"github.com/mxauth/mxauth/internal/clients"
 	"github.com/mxauth/mxauth/internal/clock"
 	"github.com/mxauth/mxauth/internal/config"
+	"github.com/mxauth/mxauth/internal/homeserver"
+	"github.com/mxauth/mxauth/internal/homeserver/synapse"
 	"github.com/mxauth/mxauth/internal/keys"
 	"github.com/mxauth/mxauth/internal/password"
+	"github.com/mxauth/mxauth/internal/provisioning"
 	"github.com/mxauth/mxauth/internal/ratelimit"
 	"github.com/mxauth/mxauth/internal/seal"
 	"github.com/mxauth/mxauth/internal/server"
@@ -37,6 +36,7 @@ import (
 	"github.com/mxauth/mxauth/internal/server/health"
 	"github.com/mxauth/mxauth/internal/server/middleware"
 	"github.com/mxauth/mxauth/internal/sessions"
+	"github.com/mxauth/mxauth/internal/storage"
 	"github.com/mxauth/mxauth/internal/storage/sqlstore"
 	"github.com/mxauth/mxauth/internal/users"
 	"github.com/mxauth/mxauth/internal/web"
@@ -75,9 +75,9 @@ type App struct {
 	Clients  *clients.Authenticator
 	Registry *prometheus.Registry
 	// Phase-2 components, set by their wiring files.
-	Usage     UsageTracker
-	Revoked   RevocationListener
-	Jobs      JobQueue
+	Usage      UsageTracker
+	Revoked    RevocationListener
+	Jobs       JobQueue
 	PublicBase *url.URL
 
 	handlers map[string]http.Handler

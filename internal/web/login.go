@@ -14,10 +14,10 @@ import (
 
 // Form limits. A body larger than maxFormBytes is refused before parsing.
 const (
-	maxFormBytes    = 16 << 10
-	maxUsernameLen  = 255
-	maxPasswordLen  = 1024
-	maxNextLen      = 2048
+	maxFormBytes   = 16 << 10
+	maxUsernameLen = 255
+	maxPasswordLen = 1024
+	maxNextLen     = 2048
 )
 
 type loginData struct {
