@@ -1,8 +1,45 @@
 package app
 
-import "github.com/mxauth/mxauth/internal/server"
+import (
+	"fmt"
+
+	"github.com/mxauth/mxauth/internal/oauth"
+	"github.com/mxauth/mxauth/internal/ratelimit"
+	"github.com/mxauth/mxauth/internal/server"
+	"github.com/mxauth/mxauth/internal/server/registration"
+	"github.com/mxauth/mxauth/internal/server/userinfo"
+)
 
 // registrationMounters wires dynamic client registration and userinfo.
 func (a *App) registrationMounters() ([]server.Mounter, error) {
-	return nil, nil
+	reg, err := registration.New(registration.Deps{
+		Store: a.Store, Sealer: a.Sealer, Clock: a.Clock, Rand: a.Rand, Logger: a.Logger,
+		Limiter: ratelimit.New(ratelimit.Config{
+			Burst: registration.DefaultRateBurst, PerSecond: registration.DefaultRatePerSecond,
+		}, 0),
+		// Secure defaults: https only, every URI on client_uri's host,
+		// client_uri required. MAS's policy.data.client_registration
+		// switches (allow_insecure_uris, allow_host_mismatch,
+		// allow_missing_client_uri) have no config key here yet.
+		Options: oauth.ValidationOptions{
+			DeviceCodeGrantEnabled: a.deviceGrantEnabled(),
+		},
+		SigningAlgs: a.Keys.Algorithms(),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
+	info, err := userinfo.New(userinfo.Deps{
+		Store: a.Store, Clock: a.Clock, Signer: a.Keys, Issuer: a.Config.IssuerURL(), Logger: a.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("app: %w", err)
+	}
+	return []server.Mounter{reg, info}, nil
 }
+
+// deviceGrantEnabled reports whether the device authorization grant (RFC
+// 8628) is offered. Registration keeps the device_code grant only when it
+// is; discovery must advertise the same (discovery.Deps.DeviceGrantEnabled).
+// It is off until the device grant endpoints exist.
+func (a *App) deviceGrantEnabled() bool { return false }

@@ -74,6 +74,9 @@ func ExtractCredentials(r *http.Request, form url.Values) (Credentials, *oauth.E
 			return Credentials{}, oauth.ErrInvalidRequest("parameter " + k + " was sent more than once")
 		}
 	}
+	if len(r.Header.Values("Authorization")) > 1 {
+		return Credentials{}, oauth.ErrInvalidRequest("more than one Authorization header")
+	}
 	var c Credentials
 	formID := form.Get("client_id")
 	if h := r.Header.Get("Authorization"); h != "" {
