@@ -248,7 +248,7 @@ func New(ctx context.Context, o Options) (a *App, err error) {
 			a.PublicBase.JoinPath("oauth2/revoke").String(),
 			a.PublicBase.JoinPath("oauth2/introspect").String(),
 		},
-		JWKS: &clients.HTTPKeyFetcher{Clock: a.Clock, Client: &http.Client{Timeout: 10 * time.Second}},
+		JWKS: &clients.HTTPKeyFetcher{Clock: a.Clock},
 	}
 	if err = a.setupJobs(ctx); err != nil {
 		return nil, err
@@ -308,6 +308,8 @@ func (a *App) buildHandlers() error {
 	disc, err := discovery.New(discovery.Deps{
 		Issuer: cfg.IssuerURL(), PublicBase: a.PublicBase, JWKS: jwks, SigningAlgs: a.Keys.Algorithms(),
 		RegistrationEnabled: cfg.Account.PasswordRegistrationEnabled,
+		DeviceGrantEnabled:  a.deviceGrantEnabled(),
+		AssertionAlgs:       keys.ClientAssertionAlgorithms(),
 	})
 	if err != nil {
 		return fmt.Errorf("app: %w", err)

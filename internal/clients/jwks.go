@@ -5,14 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/netip"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/mxauth/mxauth/internal/clock"
 )
 
 // HTTPKeyFetcher fetches key sets over HTTP and caches them for TTL.
+// Without a Client it uses PublicOnlyClient, which refuses to connect to
+// loopback, private and link-local addresses: a jwks_uri is chosen by
+// whoever registers a client and must not reach into the operator's
+// network.
 type HTTPKeyFetcher struct {
 	Client *http.Client
 	Clock  clock.Clock
@@ -53,7 +60,7 @@ func (f *HTTPKeyFetcher) Fetch(ctx context.Context, uri string) ([]byte, error) 
 	req.Header.Set("Accept", "application/json, application/jwk-set+json")
 	client := f.Client
 	if client == nil {
-		client = http.DefaultClient
+		client = PublicOnlyClient()
 	}
 	resp, err := client.Do(req)
 	if err != nil {
@@ -77,4 +84,40 @@ func (f *HTTPKeyFetcher) Fetch(ctx context.Context, uri string) ([]byte, error) 
 	f.cache[uri] = cachedKeys{body: body, fetched: now}
 	f.mu.Unlock()
 	return body, nil
+}
+
+// ErrPrivateAddress is returned when a fetch would connect to a
+// non-public address.
+var ErrPrivateAddress = errors.New("clients: refusing to connect to a non-public address")
+
+// PublicOnlyClient returns an HTTP client whose connections may only go to
+// public unicast addresses; the check runs on the resolved address, so a
+// public name that resolves to a private address is refused too.
+func PublicOnlyClient() *http.Client {
+	dialer := &net.Dialer{
+		Timeout: 10 * time.Second,
+		Control: func(network, address string, _ syscall.RawConn) error {
+			ap, err := netip.ParseAddrPort(address)
+			if err != nil {
+				return ErrPrivateAddress
+			}
+			if !publicAddr(ap.Addr()) {
+				return fmt.Errorf("%w: %s", ErrPrivateAddress, ap.Addr())
+			}
+			return nil
+		},
+	}
+	transport := &http.Transport{
+		DialContext:           dialer.DialContext,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ResponseHeaderTimeout: 10 * time.Second,
+		MaxIdleConns:          10,
+		IdleConnTimeout:       90 * time.Second,
+	}
+	return &http.Client{Transport: transport, Timeout: 15 * time.Second}
+}
+
+func publicAddr(a netip.Addr) bool {
+	a = a.Unmap()
+	return a.IsGlobalUnicast() && !a.IsPrivate() && !a.IsLoopback() && !a.IsLinkLocalUnicast()
 }

@@ -29,6 +29,8 @@ type Deps struct {
 	// DeviceGrantEnabled advertises the device authorization endpoint and
 	// grant.
 	DeviceGrantEnabled bool
+	// AssertionAlgs are the JWS algorithms accepted in client assertions.
+	AssertionAlgs []string
 }
 
 // Handler serves the documents.
@@ -108,9 +110,7 @@ func Build(d Deps) Metadata {
 		ResponseTypesSupported:            []string{"code"},
 		ResponseModesSupported:            []string{"query", "fragment", "form_post"},
 		TokenEndpointAuthMethodsSupported: authMethods,
-		TokenEndpointAuthSigningAlgValuesSupported: []string{
-			"HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384",
-		},
+		TokenEndpointAuthSigningAlgValuesSupported: d.AssertionAlgs,
 		RevocationEndpointAuthMethodsSupported:    authMethods,
 		IntrospectionEndpointAuthMethodsSupported: authMethods,
 		CodeChallengeMethodsSupported:             []string{"S256"},
