@@ -28,6 +28,9 @@ func (e *env) databaseCmd() *cobra.Command {
 			if err := store.Migrate(cmd.Context()); err != nil {
 				return err
 			}
+			if err := app.MigrateJobs(cmd.Context(), store, logger); err != nil {
+				return err
+			}
 			fmt.Fprintln(e.stdout, "database is up to date")
 			return nil
 		},
