@@ -13,6 +13,11 @@
 //   - Times go in and come out in UTC with at least microsecond precision.
 //     Nothing is timestamped by SQL; the caller passes every time.
 //   - A transaction either commits everything or nothing.
+//   - A duplicate reported as ErrConflict leaves the transaction usable, so
+//     the caller may retry with another value (a new user code, say).
+//   - Adding a token to, or rotating a token of, a session that has ended
+//     returns ErrConflict: the session row is locked first, so a session
+//     ended while a refresh is in flight cannot gain a valid successor.
 //
 // Callers check sentinels with errors.Is.
 package storage
