@@ -131,8 +131,11 @@ func OpenStore(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*s
 	})
 }
 
-// NewHasher builds the password hasher from passwords.schemes, hashing in a
-// pool sized to the machine's cores.
+// NewHasher builds the password hasher from passwords.schemes. Hashing runs
+// in a pool of one slot fewer than the machine's cores (at least one): a
+// login storm then keeps a core free for token introspection, whose p99
+// grew more than tenfold when hashing could take every core (measured, see
+// docs/performance.md).
 func NewHasher(cfg *config.Config, rand io.Reader) (*password.Hasher, error) {
 	schemes := make([]password.Scheme, 0, len(cfg.Passwords.Schemes))
 	for _, s := range cfg.Passwords.Schemes {
@@ -141,7 +144,7 @@ func NewHasher(cfg *config.Config, rand io.Reader) (*password.Hasher, error) {
 			Pepper: s.Pepper(), UnicodeNormalization: s.UnicodeNormalization,
 		})
 	}
-	return password.NewHasher(schemes, password.NewPool(runtime.GOMAXPROCS(0)), rand)
+	return password.NewHasher(schemes, password.NewPool(max(1, runtime.GOMAXPROCS(0)-1)), rand)
 }
 
 // NewHomeserver connects to the configured homeserver (matrix.kind).
@@ -205,9 +208,11 @@ func New(ctx context.Context, o Options) (a *App, err error) {
 	if a.Rand == nil {
 		a.Rand = clock.SystemRand()
 	}
+	built := a
 	defer func() {
 		if err != nil {
-			a.Close()
+			built.Stop()
+			built.Close()
 		}
 	}()
 
@@ -334,9 +339,13 @@ func (a *App) buildHandlers() error {
 	if err != nil {
 		return err
 	}
+	compatPage, err := a.compatPageMounter(pages, auth)
+	if err != nil {
+		return err
+	}
 	areas := map[string][]server.Mounter{
 		"discovery": {disc},
-		"human":     {pages},
+		"human":     {pages, compatPage},
 		"oauth":     slices.Concat(regAreas, introspectAreas, oauthAreas),
 		"compat":    compatAreas,
 		"assets":    {},

@@ -97,7 +97,13 @@ func New(t testing.TB, o Options) *Env {
 	}
 	hs := homeservertest.NewServer(t, hsOpts)
 
-	dir := t.TempDir()
+	// Not t.TempDir: test names may hold '#' (repeated subtests), which a
+	// SQLite path may not.
+	dir, err := os.MkdirTemp("", "mxauth-apptest-")
+	if err != nil {
+		t.Fatalf("apptest: %v", err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
 	dbURI := o.DatabaseURI
 	if dbURI == "" {
 		dbURI = "sqlite:" + filepath.Join(dir, "mxauth.db")

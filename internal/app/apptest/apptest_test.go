@@ -26,3 +26,11 @@ func TestEnvServesAndLogsIn(t *testing.T) {
 		t.Fatalf("login = %d → %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 }
+
+func TestEnvWithOddTestNames(t *testing.T) {
+	for range 2 {
+		t.Run("same name", func(t *testing.T) { // the second becomes "same_name#01"
+			New(t, Options{})
+		})
+	}
+}
