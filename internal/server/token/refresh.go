@@ -13,10 +13,13 @@ import (
 )
 
 // ConcurrentRefreshWindow is how long after a refresh token was consumed a
-// second use of it counts as a concurrent duplicate of the request that
-// consumed it (two tabs or threads refreshing at once): it is refused with
-// invalid_grant and nothing else happens. Later uses fall under the
-// lost-response rule or count as replay (decision 0025).
+// second use of it (while the successor is still unused) may be a
+// concurrent duplicate of the request that consumed it (two tabs or
+// threads refreshing at once): it is answered 503 temporarily_unavailable
+// with Retry-After, so exactly one of two concurrent refreshes wins and the
+// other is neither a logout (4xx) nor a re-issue that would revoke the
+// winner's answer. A retry after the window falls under the lost-response
+// rule; a use after the successor was used is replay (decision 0025).
 const ConcurrentRefreshWindow = 2 * time.Second
 
 // errRaced rolls back a transaction whose conditions changed under it.
@@ -57,7 +60,8 @@ func (h *Handler) refresh(ctx context.Context, req *Request) (*Response, *oauth.
 			return resp, oe
 		}
 		if attempt >= 1 {
-			return nil, oauth.ErrInvalidGrant("the refresh token was used concurrently")
+			return nil, oauth.ErrTemporarilyUnavailable("the refresh token is being used by a concurrent request; retry shortly").
+				WithCause(retryAfter(ConcurrentRefreshWindow))
 		}
 	}
 }
@@ -84,15 +88,25 @@ func (h *Handler) refreshOnce(ctx context.Context, req *Request, hash string) (r
 		return resp, oe, false
 	case model.RefreshStateConsumed:
 		successorValid := st.next != nil && st.next.Status() == model.RefreshStateValid && st.nextAccess != nil
-		if successorValid && st.token.ConsumedAt != nil && now.Sub(*st.token.ConsumedAt) < ConcurrentRefreshWindow {
-			return nil, oauth.ErrInvalidGrant("the refresh token was already used by a concurrent request"), false
-		}
 		if successorValid {
 			used, err := h.d.Usage.AccessTokenUsed(ctx, st.nextAccess.ID)
 			if err != nil {
 				return nil, oauth.ErrServerError("could not tell whether the last access token was used").WithCause(err), false
 			}
 			if !used {
+				// Within the window this may be a concurrent duplicate of
+				// the request that consumed the token, whose answer is on
+				// its way: re-issuing would revoke that answer. Ask the
+				// client to retry shortly, with a 5xx so that it does not
+				// log out (clients treat any 4xx on refresh as a logout).
+				// After the window, an unused successor means the answer
+				// was lost: re-issue, once.
+				if st.token.ConsumedAt != nil {
+					if wait := ConcurrentRefreshWindow - now.Sub(*st.token.ConsumedAt); wait > 0 {
+						return nil, oauth.ErrTemporarilyUnavailable("the refresh token is being used by a concurrent request; retry shortly").
+							WithCause(retryAfter(wait)), false
+					}
+				}
 				return h.reissue(ctx, st, now)
 			}
 		}
@@ -172,9 +186,12 @@ func (h *Handler) rotate(ctx context.Context, st refreshState, now time.Time) (*
 	})
 	switch {
 	case errors.Is(err, storage.ErrConflict):
-		// A concurrent refresh consumed the token first, or the session
-		// ended meanwhile. Not a replay: the other request won.
-		return nil, oauth.ErrInvalidGrant("the refresh token was already used by a concurrent request")
+		// A concurrent refresh consumed the token first (or the session
+		// ended meanwhile). Not a replay: the other request won and its
+		// answer is on its way. A retryable 5xx, not a 4xx logout; a retry
+		// after an ended session gets invalid_grant.
+		return nil, oauth.ErrTemporarilyUnavailable("the refresh token is being used by a concurrent request; retry shortly").
+			WithCause(retryAfter(ConcurrentRefreshWindow))
 	case errors.Is(err, storage.ErrNotFound):
 		// Removed meanwhile (its session ended and was cleaned up).
 		return nil, oauth.ErrInvalidGrant("unknown refresh token")
@@ -263,3 +280,8 @@ func revokeAccess(ctx context.Context, tx storage.Tx, id string, at time.Time) e
 	}
 	return err
 }
+
+// retryAfter carries a Retry-After delay inside an oauth.Error's cause.
+type retryAfter time.Duration
+
+func (r retryAfter) Error() string { return "retry after " + time.Duration(r).String() }

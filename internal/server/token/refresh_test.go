@@ -181,7 +181,8 @@ func testRefreshRevokedSuccessorIsReplay(t *testing.T, env *apptest.Env, clk *cl
 }
 
 // testRefreshConcurrent: several refreshes with one token at once: exactly
-// one wins, the others get invalid_grant, and the session survives with the
+// one wins, the others get a retryable 503 temporarily_unavailable (never a
+// 4xx, which clients take as a logout), and the session survives with the
 // winner's pair. (Run with both clocks.)
 func testRefreshConcurrent(t *testing.T, env *apptest.Env, _ *clock.Fixed) {
 	c := authorizetest.AddClient(t, env, authorizetest.ClientOptions{})
@@ -207,7 +208,7 @@ func testRefreshConcurrent(t *testing.T, env *apptest.Env, _ *clock.Fixed) {
 		case r.Status == http.StatusOK:
 			wins++
 			winner = r
-		case r.Status != http.StatusBadRequest || r.Str("error") != "invalid_grant":
+		case r.Status != http.StatusServiceUnavailable || r.Str("error") != "temporarily_unavailable":
 			t.Errorf("loser got %d %s", r.Status, r.Raw)
 		}
 	}

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"net/url"
 	"sort"
+	"strconv"
+	"time"
 
 	"github.com/mxauth/mxauth/internal/clients"
 	"github.com/mxauth/mxauth/internal/clock"
@@ -220,6 +222,11 @@ func WriteError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, e *
 	}
 	if status == http.StatusUnauthorized && basic {
 		w.Header().Set("WWW-Authenticate", `Basic realm="mxauth"`)
+	}
+	var ra retryAfter
+	if errors.As(e, &ra) {
+		secs := int((time.Duration(ra) + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.Itoa(max(secs, 1)))
 	}
 	respond.NoStore(w)
 	respond.JSON(w, status, e)
