@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/mxauth/mxauth/internal/authn"
 	"github.com/mxauth/mxauth/internal/clock"
@@ -237,9 +238,15 @@ func (h *Handler) SafeNext(next string) string {
 	return next
 }
 
+// truncate cuts s to at most n bytes without splitting a UTF-8 sequence,
+// replacing invalid sequences first (PostgreSQL refuses invalid UTF-8).
 func truncate(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	if len(s) <= n {
 		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
 	}
 	return s[:n]
 }
