@@ -15,13 +15,16 @@ func (a *App) registrationMounters() ([]server.Mounter, error) {
 	reg, err := registration.New(registration.Deps{
 		Store: a.Store, Sealer: a.Sealer, Clock: a.Clock, Rand: a.Rand, Logger: a.Logger,
 		Limiter: ratelimit.New(ratelimit.Config{
-			Burst: registration.DefaultRateBurst, PerSecond: registration.DefaultRatePerSecond,
+			Burst:     a.Config.RateLimiting.ClientRegistration.Burst,
+			PerSecond: a.Config.RateLimiting.ClientRegistration.PerSecond,
 		}, 0),
-		// Secure defaults: https only, every URI on client_uri's host,
-		// client_uri required. MAS's policy.data.client_registration
-		// switches (allow_insecure_uris, allow_host_mismatch,
-		// allow_missing_client_uri) have no config key here yet.
+		// policy.data.client_registration relaxes the secure defaults
+		// (https only, every URI on client_uri's host, client_uri
+		// required), as in MAS.
 		Options: oauth.ValidationOptions{
+			AllowInsecureURIs:      a.Config.Policy.Data.ClientRegistration.AllowInsecureURIs,
+			AllowHostMismatch:      a.Config.Policy.Data.ClientRegistration.AllowHostMismatch,
+			AllowMissingClientURI:  a.Config.Policy.Data.ClientRegistration.AllowMissingClientURI,
 			DeviceCodeGrantEnabled: a.deviceGrantEnabled(),
 		},
 		SigningAlgs: a.Keys.Algorithms(),

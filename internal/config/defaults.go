@@ -112,7 +112,8 @@ func Default() *Config {
 				PerIP:      RateLimit{Burst: 3, PerSecond: 0.05},
 				PerAccount: RateLimit{Burst: 1800, PerSecond: 0.5},
 			},
-			Registration: RateLimit{Burst: 3, PerSecond: 0.0008},
+			Registration:       RateLimit{Burst: 3, PerSecond: 0.0008},
+			ClientRegistration: RateLimit{Burst: 30, PerSecond: 0.1},
 		},
 		Telemetry: Telemetry{
 			Log:     Log{Level: "info", Format: "text"},

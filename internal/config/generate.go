@@ -47,6 +47,11 @@ func Generate(rand io.Reader, opts GenerateOptions) ([]byte, error) {
 	cfg.Database.URI = orDefault(opts.DatabaseURI, DefaultDatabaseURI)
 	cfg.Matrix.Homeserver = orDefault(opts.Homeserver, cfg.Matrix.Homeserver)
 	cfg.Matrix.Endpoint = orDefault(opts.HomeserverEndpoint, cfg.Matrix.Endpoint)
+	// A service on plain http is a trial or development install: let
+	// clients under development (on http://localhost) register too.
+	if strings.HasPrefix(cfg.HTTP.PublicBase, "http://") {
+		cfg.Policy.Data.ClientRegistration.AllowInsecureURIs = true
+	}
 
 	enc := make([]byte, 32)
 	if _, err := io.ReadFull(rand, enc); err != nil {
@@ -186,6 +191,10 @@ terms of service) and imprint (legal text in the footer).`,
 	"telemetry": `
 Logs (level: debug, info, warn, error; format: text, json) and metrics
 (exporter: none, prometheus).`,
+	"policy": `
+Rules for dynamic client registration. allow_insecure_uris accepts http and
+localhost client URIs (on by default when public_base is http, for trials);
+allow_host_mismatch and allow_missing_client_uri relax the other checks.`,
 	"experimental": `
 Token lifetimes in seconds (60-86400). These may move to other sections in
 later releases.`,

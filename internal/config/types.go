@@ -28,6 +28,8 @@ type Config struct {
 	Branding Branding `yaml:"branding" json:"branding"`
 	// Logging and metrics.
 	Telemetry Telemetry `yaml:"telemetry" json:"telemetry"`
+	// Rules applied to requests (client registration).
+	Policy Policy `yaml:"policy" json:"policy"`
 	// Settings that may change between releases (token lifetimes).
 	Experimental Experimental `yaml:"experimental" json:"experimental"`
 
@@ -217,6 +219,8 @@ type RateLimiting struct {
 	Login LoginRateLimits `yaml:"login" json:"login"`
 	// Registrations per client IP address.
 	Registration RateLimit `yaml:"registration" json:"registration"`
+	// Dynamic OAuth client registrations per client IP address (only new clients count; an identical public registration is answered from the existing client).
+	ClientRegistration RateLimit `yaml:"client_registration" json:"client_registration"`
 }
 
 // LoginRateLimits are the limits on login attempts.
@@ -267,6 +271,28 @@ type Log struct {
 type Metrics struct {
 	// Exporter: none, or prometheus (served at /metrics by listeners with the prometheus resource).
 	Exporter string `yaml:"exporter" json:"exporter" jsonschema:"enum=none,enum=prometheus"`
+}
+
+// Policy holds the rules applied to requests, named as in MAS.
+type Policy struct {
+	// Data the rules read.
+	Data PolicyData `yaml:"data" json:"data"`
+}
+
+// PolicyData is the data of the built-in policy.
+type PolicyData struct {
+	// Rules for dynamic client registration.
+	ClientRegistration ClientRegistrationPolicy `yaml:"client_registration" json:"client_registration"`
+}
+
+// ClientRegistrationPolicy relaxes the dynamic client registration rules.
+type ClientRegistrationPolicy struct {
+	// Accept http and loopback (localhost, 127.0.0.1, [::1]) client, logo, policy, terms and redirect URIs, e.g. for a client developed on a laptop. Generated configurations with an http public_base turn this on.
+	AllowInsecureURIs bool `yaml:"allow_insecure_uris" json:"allow_insecure_uris"`
+	// Do not require logo, policy, terms and web redirect URIs to be on the client_uri's host.
+	AllowHostMismatch bool `yaml:"allow_host_mismatch" json:"allow_host_mismatch"`
+	// Accept registrations without client_uri.
+	AllowMissingClientURI bool `yaml:"allow_missing_client_uri" json:"allow_missing_client_uri"`
 }
 
 // Experimental holds settings that may change between releases.

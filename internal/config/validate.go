@@ -464,6 +464,7 @@ func (v *validator) rateLimiting() {
 	v.rateLimit("rate_limiting.login.per_ip", r.Login.PerIP)
 	v.rateLimit("rate_limiting.login.per_account", r.Login.PerAccount)
 	v.rateLimit("rate_limiting.registration", r.Registration)
+	v.rateLimit("rate_limiting.client_registration", r.ClientRegistration)
 }
 
 func (v *validator) rateLimit(path string, l RateLimit) {
