@@ -82,9 +82,8 @@ func (p *Provisioner) EnsureDevice(ctx context.Context, user model.User, deviceI
 	return err
 }
 
-// SyncDevices makes the user's device list on the homeserver equal the
-// devices of its active sessions.
-func (p *Provisioner) SyncDevices(ctx context.Context, userID string) error {
+// userDevices loads the user and the device IDs of its active sessions.
+func (p *Provisioner) userDevices(ctx context.Context, userID string) (model.User, []string, error) {
 	var (
 		u       model.User
 		devices []string
@@ -98,7 +97,17 @@ func (p *Provisioner) SyncDevices(ctx context.Context, userID string) error {
 		return err
 	})
 	if err != nil {
-		return fmt.Errorf("provisioning: load devices of %s: %w", userID, err)
+		return model.User{}, nil, fmt.Errorf("provisioning: load devices of %s: %w", userID, err)
+	}
+	return u, devices, nil
+}
+
+// SyncDevices makes the user's device list on the homeserver equal the
+// devices of its active sessions.
+func (p *Provisioner) SyncDevices(ctx context.Context, userID string) error {
+	u, devices, err := p.userDevices(ctx, userID)
+	if err != nil {
+		return err
 	}
 	if u.DeactivatedAt != nil {
 		return nil
@@ -117,20 +126,9 @@ func (p *Provisioner) SyncDevices(ctx context.Context, userID string) error {
 // active session still uses it (two sessions can share a device ID; the
 // device then stays until the last one ends).
 func (p *Provisioner) DeleteDevice(ctx context.Context, userID, deviceID string) error {
-	var (
-		u       model.User
-		devices []string
-	)
-	err := p.Store.ReadTx(ctx, func(tx storage.Tx) error {
-		var err error
-		if u, err = tx.Users().Lookup(ctx, userID); err != nil {
-			return err
-		}
-		devices, err = tx.Devices().ActiveDeviceIDs(ctx, userID)
-		return err
-	})
+	u, devices, err := p.userDevices(ctx, userID)
 	if err != nil {
-		return fmt.Errorf("provisioning: load devices of %s: %w", userID, err)
+		return err
 	}
 	for _, d := range devices {
 		if d == deviceID {
