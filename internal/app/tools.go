@@ -51,6 +51,18 @@ func OpenTools(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*T
 		store.Close()
 		return nil, err
 	}
+	// Running servers drop cached introspection answers for sessions these
+	// commands end (PostgreSQL; an SQLite server is one process whose
+	// cached answers expire within a minute, and whose worker removes the
+	// devices, which the homeserver checks on every request).
+	notifier, err := SessionsNotifier(store, rand, logger)
+	if err != nil {
+		store.Close()
+		return nil, err
+	}
+	if notifier != nil {
+		t.Sessions.AddListener(notifier)
+	}
 	return t, nil
 }
 

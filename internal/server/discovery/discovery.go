@@ -75,8 +75,8 @@ type Metadata struct {
 	AccountManagementActionsSupported          []string `json:"account_management_actions_supported"`
 }
 
-// Client authentication methods accepted at the token, revocation and
-// introspection endpoints.
+// Client authentication methods accepted at the token and revocation
+// endpoints; "none" (last) is not accepted for introspection.
 var authMethods = []string{"client_secret_basic", "client_secret_post", "client_secret_jwt", "private_key_jwt", "none"}
 
 // AccountActions are the MSC4191 account management actions the account
