@@ -112,7 +112,8 @@ func Build(d Deps) Metadata {
 		TokenEndpointAuthMethodsSupported: authMethods,
 		TokenEndpointAuthSigningAlgValuesSupported: d.AssertionAlgs,
 		RevocationEndpointAuthMethodsSupported:     authMethods,
-		IntrospectionEndpointAuthMethodsSupported:  authMethods,
+		// Public clients may not introspect.
+		IntrospectionEndpointAuthMethodsSupported:  authMethods[:len(authMethods)-1],
 		CodeChallengeMethodsSupported:              []string{"S256"},
 		PromptValuesSupported:                      []string{"none", "login", "consent"},
 		SubjectTypesSupported:                      []string{"public"},
