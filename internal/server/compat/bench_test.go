@@ -112,10 +112,11 @@ func BenchmarkCompatPasswordLogin(b *testing.B) {
 // BenchmarkIntrospectionDuringLoginStorm measures the latency of compat
 // token introspection (what the homeserver asks on every client request)
 // on an idle server and while 8 clients log in with passwords as fast as
-// they can. The app's hashing pool is sized to the cores (GOMAXPROCS), so
-// logins queue for it and introspection keeps answering. For comparison,
-// "login-storm-pool1" sends the storm to a second compat handler over the
-// same database whose hashing pool has one slot.
+// they can. The app's hashing pool has one slot fewer than the cores
+// (app.NewHasher), so logins queue for it and a core stays free for
+// introspection. For comparison, "login-storm-pool1" sends the storm to a
+// second compat handler over the same database whose hashing pool has
+// exactly one slot.
 func BenchmarkIntrospectionDuringLoginStorm(b *testing.B) {
 	env := benchEnv(b)
 	ctx := context.Background()
