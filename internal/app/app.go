@@ -264,6 +264,7 @@ func New(ctx context.Context, o Options) (a *App, err error) {
 	}
 	a.Sessions = sessions.NewManager(a.Store, a.Clock, devices, a.Logger)
 	a.Users = NewUsers(cfg, a.Store, a.Hasher, a.Sessions, a.Clock, a.Rand, a.Logger)
+	a.Users.Homeserver = a.Homeserver
 	if a.Jobs != nil {
 		a.Users.Provisioner = a.Jobs
 	}
@@ -298,6 +299,7 @@ func (a *App) buildHandlers() error {
 	pages, err := web.New(web.Deps{
 		Store: a.Store, Clock: a.Clock, Rand: a.Rand, Sealer: a.Sealer, Auth: auth, Logger: a.Logger,
 		PublicBase: a.PublicBase, ServerName: cfg.Matrix.Homeserver,
+		Sessions: a.Sessions, CrossSigning: a.Homeserver,
 		Branding: web.Branding{
 			ServiceName: cfg.Branding.ServiceName, PolicyURI: cfg.Branding.PolicyURI,
 			TosURI: cfg.Branding.TOSURI, Imprint: cfg.Branding.Imprint,

@@ -41,10 +41,16 @@ func OpenTools(ctx context.Context, cfg *config.Config, logger *slog.Logger) (*T
 	}
 	clk := clock.System{}
 	sm := sessions.NewManager(store, clk, nil, logger)
+	conn, err := NewHomeserver(cfg, clk, rand, logger)
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("homeserver: %w", err)
+	}
 	t := &Tools{
 		Config: cfg, Logger: logger, Store: store, Hasher: hasher, Sessions: sm,
 		Users: NewUsers(cfg, store, hasher, sm, clk, rand, logger),
 	}
+	t.Users.Homeserver = conn
 	// Administrative changes queue their homeserver work (provisioning,
 	// device deletion) like the server's do; the worker runs it.
 	if _, err := t.EnableJobs(ctx); err != nil {

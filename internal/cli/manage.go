@@ -45,6 +45,7 @@ func classify(err error) error {
 	case errors.Is(err, users.ErrUnknownUser):
 		return &exitError{code: exitNotFound, err: err}
 	case errors.Is(err, users.ErrUsernameTaken), errors.Is(err, users.ErrInvalidEmail), errors.As(err, &pe),
+		errors.Is(err, users.ErrUsernameRefused),
 		errors.Is(err, model.ErrLocalpartEmpty), errors.Is(err, model.ErrLocalpartCharset),
 		errors.Is(err, model.ErrLocalpartAllDigits), errors.Is(err, model.ErrLocalpartTooLong):
 		return &exitError{code: exitUsage, err: err}
@@ -83,6 +84,8 @@ func (e *env) manageCmd() *cobra.Command {
 	register.Flags().StringVarP(&reg.Email, "email", "e", "", "e-mail address (recorded as verified)")
 	register.Flags().BoolVar(&reg.Admin, "admin", false, "allow the user to request homeserver admin rights (urn:synapse:admin:*)")
 	register.Flags().BoolVar(&reg.IgnorePasswordComplexity, "ignore-password-complexity", false, "accept a password weaker than passwords.minimum_complexity")
+	register.Flags().BoolVar(&reg.SkipHomeserverCheck, "skip-homeserver-check", false, "do not ask the homeserver whether the username is free")
+	reg.HomeserverUnreachableOK = true
 	required(register, "username", "password")
 
 	var (

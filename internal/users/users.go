@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/mxauth/mxauth/internal/clock"
+	"github.com/mxauth/mxauth/internal/homeserver"
 	"github.com/mxauth/mxauth/internal/model"
 	"github.com/mxauth/mxauth/internal/password"
 	"github.com/mxauth/mxauth/internal/sessions"
@@ -35,6 +36,20 @@ type Provisioner interface {
 	ScheduleProvision(ctx context.Context, tx storage.Tx, userID string) error
 }
 
+// Availability asks the homeserver whether a localpart may be registered;
+// homeserver.Connection implements it.
+type Availability interface {
+	IsLocalpartAvailable(ctx context.Context, localpart string) (homeserver.LocalpartStatus, error)
+}
+
+// Errors of the homeserver username check.
+var (
+	// ErrHomeserverCheck wraps a failure to ask the homeserver.
+	ErrHomeserverCheck = errors.New("users: could not check the username with the homeserver")
+	// ErrUsernameRefused: the homeserver does not accept the username's form.
+	ErrUsernameRefused = errors.New("users: the homeserver refuses this username")
+)
+
 // Service administers accounts.
 type Service struct {
 	Store      storage.Store
@@ -48,6 +63,10 @@ type Service struct {
 	Sessions *sessions.Manager
 	// Provisioner may be nil when no homeserver is configured.
 	Provisioner Provisioner
+	// Homeserver, when set, is asked whether a username is free before it
+	// is registered (Synapse may hold users mxauth does not know, such as
+	// application-service users).
+	Homeserver Availability
 	Logger      *slog.Logger
 }
 
@@ -59,6 +78,13 @@ type RegisterParams struct {
 	Admin    bool
 	// IgnorePasswordComplexity skips the strength check (CLI flag).
 	IgnorePasswordComplexity bool
+	// SkipHomeserverCheck registers without asking the homeserver whether
+	// the username is free.
+	SkipHomeserverCheck bool
+	// HomeserverUnreachableOK registers anyway, with a logged warning, when
+	// the homeserver cannot be reached (an administrator setting up
+	// mxauth before the homeserver); an explicit "taken" still refuses.
+	HomeserverUnreachableOK bool
 }
 
 func (s *Service) checkPassword(plain, username string, ignoreComplexity bool) error {
@@ -90,6 +116,18 @@ func (s *Service) Register(ctx context.Context, p RegisterParams) (model.User, e
 			return model.User{}, ErrInvalidEmail
 		}
 		email = addr.Address
+	}
+	if s.Homeserver != nil && !p.SkipHomeserverCheck {
+		err := s.checkHomeserver(ctx, username)
+		switch {
+		case errors.Is(err, ErrHomeserverCheck) && p.HomeserverUnreachableOK:
+			if s.Logger != nil {
+				s.Logger.WarnContext(ctx, "could not ask the homeserver whether the username is free; registering anyway: if the homeserver already has this user, both will share the Matrix account",
+					"username", username, "error", err)
+			}
+		case err != nil:
+			return model.User{}, err
+		}
 	}
 	var version int
 	var hash string
@@ -131,6 +169,41 @@ func (s *Service) Register(ctx context.Context, p RegisterParams) (model.User, e
 		return model.User{}, err
 	}
 	return u, nil
+}
+
+func (s *Service) checkHomeserver(ctx context.Context, username string) error {
+	// mxauth's own users are provisioned on the homeserver, so a user
+	// that exists here is reported as taken there too: look here first
+	// for the clearer error.
+	var exists bool
+	err := s.Store.ReadTx(ctx, func(tx storage.Tx) error {
+		_, err := tx.Users().FindByUsername(ctx, username)
+		exists = err == nil
+		if errors.Is(err, storage.ErrNotFound) {
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if exists {
+		return ErrUsernameTaken
+	}
+	status, err := s.Homeserver.IsLocalpartAvailable(ctx, username)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrHomeserverCheck, err)
+	}
+	switch status {
+	case homeserver.LocalpartAvailable:
+		return nil
+	case homeserver.LocalpartInUse:
+		return fmt.Errorf("%w on the homeserver", ErrUsernameTaken)
+	case homeserver.LocalpartExclusive:
+		return fmt.Errorf("%w: it is reserved by an application service on the homeserver", ErrUsernameTaken)
+	default:
+		return fmt.Errorf("%w: %q (%s)", ErrUsernameRefused, username, status)
+	}
 }
 
 func (s *Service) find(ctx context.Context, tx storage.Tx, username string) (model.User, error) {
