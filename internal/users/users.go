@@ -67,7 +67,7 @@ type Service struct {
 	// is registered (Synapse may hold users mxauth does not know, such as
 	// application-service users).
 	Homeserver Availability
-	Logger      *slog.Logger
+	Logger     *slog.Logger
 }
 
 // RegisterParams describe a new account.
