@@ -31,6 +31,12 @@ type Deps struct {
 	Branding   Branding
 	// Templates, when set, adds or overrides pages (templates/*.html).
 	Templates fs.FS
+	// Sessions ends the sessions a person signs out from the account page
+	// (*sessions.Manager). CrossSigning approves cross-signing resets (the
+	// homeserver connection). The server sets both; without them those
+	// account actions answer 503.
+	Sessions     SessionEnder
+	CrossSigning CrossSigning
 }
 
 // Handler serves the pages and lends its session and rendering helpers to
@@ -73,8 +79,7 @@ func (h *Handler) Mount(mux *http.ServeMux) {
 	mux.HandleFunc("GET /login", h.loginForm)
 	mux.HandleFunc("POST /login", h.loginSubmit)
 	mux.HandleFunc("POST /logout", h.logout)
-	mux.HandleFunc("GET /account", h.redirectAccount)
-	mux.HandleFunc("GET /account/", h.account)
+	h.mountAccount(mux)
 	mux.Handle("GET /assets/", http.StripPrefix("/assets", StaticHandler()))
 }
 
