@@ -53,7 +53,9 @@ type Setup struct {
 // testUsernames are the accounts registered for the suite: one per test
 // file, so that a test ending every session of its user (a replayed refresh
 // token, a revocation) cannot disturb another file running at the same time.
-func testUsernames() []string { return []string{"alice", "bob", "carol", "dave", "erin", "frank"} }
+func testUsernames() []string {
+	return []string{"alice", "bob", "carol", "dave", "erin", "frank", "grace"}
+}
 
 // newSetup draws the secrets and keys from rand.
 func newSetup(rand io.Reader, publicBase, listen, serverName, homeserverURL string) (Setup, error) {

@@ -345,10 +345,14 @@ func (a *App) buildHandlers() error {
 	if err != nil {
 		return err
 	}
+	deviceAPI, devicePages, err := a.deviceMounters(pages)
+	if err != nil {
+		return err
+	}
 	areas := map[string][]server.Mounter{
 		"discovery": {disc},
-		"human":     {pages, compatPage},
-		"oauth":     slices.Concat(regAreas, introspectAreas, oauthAreas),
+		"human":     slices.Concat([]server.Mounter{pages, compatPage}, devicePages),
+		"oauth":     slices.Concat(regAreas, introspectAreas, oauthAreas, deviceAPI),
 		"compat":    compatAreas,
 		"assets":    {},
 		"health":    {&health.Handler{DB: a.Store}},

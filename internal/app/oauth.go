@@ -29,9 +29,14 @@ func (a *App) oauthMounters(pages *web.Handler) ([]server.Mounter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)
 	}
+	grants, err := a.deviceTokenGrants(is)
+	if err != nil {
+		return nil, err
+	}
 	tok, err := tokenep.New(tokenep.Deps{
 		Issuer: is, Clients: a.Clients, Sessions: a.Sessions,
 		Usage: a.Usage, Revoked: a.Revoked, Logger: a.Logger,
+		Grants: grants,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("app: %w", err)

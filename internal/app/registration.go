@@ -42,7 +42,8 @@ func (a *App) registrationMounters() ([]server.Mounter, error) {
 }
 
 // deviceGrantEnabled reports whether the device authorization grant (RFC
-// 8628) is offered. Registration keeps the device_code grant only when it
-// is; discovery must advertise the same (discovery.Deps.DeviceGrantEnabled).
-// It is off until the device grant endpoints exist.
-func (a *App) deviceGrantEnabled() bool { return false }
+// 8628) is offered (oauth.device_code_grant_enabled). Registration keeps the
+// device_code grant only when it is; discovery advertises the same
+// (discovery.Deps.DeviceGrantEnabled), and device.go mounts the endpoint,
+// its pages and the token endpoint's grant.
+func (a *App) deviceGrantEnabled() bool { return a.Config.OAuth.DeviceCodeGrantEnabled }

@@ -119,6 +119,10 @@ func Default() *Config {
 			Log:     Log{Level: "info", Format: "text"},
 			Metrics: Metrics{Exporter: "prometheus"},
 		},
+		OAuth: OAuth{
+			DeviceCodeGrantEnabled:            true,
+			DeviceCodeUserCodeAutoFillEnabled: true,
+		},
 		Experimental: Experimental{
 			AccessTokenTTL: 300,
 			CompatTokenTTL: 300,

@@ -195,6 +195,10 @@ Logs (level: debug, info, warn, error; format: text, json) and metrics
 Rules for dynamic client registration. allow_insecure_uris accepts http and
 localhost client URIs (on by default when public_base is http, for trials);
 allow_host_mismatch and allow_missing_client_uri relax the other checks.`,
+	"oauth": `
+The device authorization grant (sign-in on devices without a browser, and
+Matrix QR-code login), and whether its verification link pre-fills the code
+the person then confirms.`,
 	"experimental": `
 Token lifetimes in seconds (60-86400). These may move to other sections in
 later releases.`,

@@ -30,6 +30,8 @@ type Config struct {
 	Telemetry Telemetry `yaml:"telemetry" json:"telemetry"`
 	// Rules applied to requests (client registration).
 	Policy Policy `yaml:"policy" json:"policy"`
+	// OAuth 2.0 grants that can be switched on or off (the device authorization grant).
+	OAuth OAuth `yaml:"oauth" json:"oauth"`
 	// Settings that may change between releases (token lifetimes).
 	Experimental Experimental `yaml:"experimental" json:"experimental"`
 
@@ -293,6 +295,14 @@ type ClientRegistrationPolicy struct {
 	AllowHostMismatch bool `yaml:"allow_host_mismatch" json:"allow_host_mismatch"`
 	// Accept registrations without client_uri.
 	AllowMissingClientURI bool `yaml:"allow_missing_client_uri" json:"allow_missing_client_uri"`
+}
+
+// OAuth switches OAuth 2.0 features, with MAS's key names.
+type OAuth struct {
+	// Offer the device authorization grant (RFC 8628): sign-in on TVs, command-line tools and other devices without a usable browser, and Matrix QR-code login (MSC4108). Serves /oauth2/device, /link and /device/{id}, and advertises them in discovery.
+	DeviceCodeGrantEnabled bool `yaml:"device_code_grant_enabled" json:"device_code_grant_enabled"`
+	// Give devices a verification_uri_complete link (/link?code=...) that pre-fills the user code, as QR-code login uses. The person still sees the code and must confirm it matches the device. When false the link is not offered and ?code= is ignored: the code must be typed.
+	DeviceCodeUserCodeAutoFillEnabled bool `yaml:"device_code_user_code_auto_fill_enabled" json:"device_code_user_code_auto_fill_enabled"`
 }
 
 // Experimental holds settings that may change between releases.

@@ -142,8 +142,8 @@ func testValid(t *testing.T, env *apptest.Env) {
 		{"element x native", elementX, map[string]any{
 			"application_type": "native", "client_name": "Element X", "client_uri": "https://element.io",
 			"redirect_uris": []string{"io.element.app:/callback"},
-			// device_code is dropped while the device grant is off
-			"grant_types":                []string{"authorization_code", "refresh_token"},
+			// device_code is kept: the device grant is on by default
+			"grant_types":                []string{"authorization_code", "refresh_token", "urn:ietf:params:oauth:grant-type:device_code"},
 			"response_types":             []string{"code"},
 			"token_endpoint_auth_method": "none",
 			"tos_uri":                    "https://element.io/acceptable-use-policy-terms",
@@ -165,7 +165,7 @@ func testValid(t *testing.T, env *apptest.Env) {
 		}, 0},
 		{"device code only client needs no redirect", `{"client_uri": "https://example.com/", "token_endpoint_auth_method": "none",
 			"grant_types": ["urn:ietf:params:oauth:grant-type:device_code", "refresh_token"]}`,
-			map[string]any{"grant_types": []string{"refresh_token"}}, 0},
+			map[string]any{"grant_types": []string{"urn:ietf:params:oauth:grant-type:device_code", "refresh_token"}, "redirect_uris": nil}, 0},
 		{"unknown members and grants ignored", valid(`"software_statement": "eyJ", "frobnicate": {"a": [1, 2]},
 			"grant_types": ["authorization_code", "implicit", "urn:example:unknown"]`),
 			map[string]any{"grant_types": []string{"authorization_code"}}, 0},
@@ -547,7 +547,7 @@ func testDeduplicatesPublicClients(t *testing.T, env *apptest.Env) {
 	// The same metadata, from another address, with lists reordered and
 	// the localised and unknown members changed.
 	reordered := `{
-		"grant_types": ["refresh_token", "authorization_code"],
+		"grant_types": ["refresh_token", "urn:ietf:params:oauth:grant-type:device_code", "authorization_code"],
 		"response_types": ["code"],
 		"redirect_uris": ["io.element.app:/callback"],
 		"token_endpoint_auth_method": "none",

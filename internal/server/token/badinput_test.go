@@ -54,7 +54,7 @@ func testTokenBadInput(t *testing.T, env *apptest.Env, _ *clock.Fixed) {
 		{"repeated refresh_token", "", form("grant_type", "refresh_token", "client_id", pubID, "refresh_token", "a", "refresh_token", "b"), [2]string{}, 400, "invalid_request"},
 		{"missing grant_type", "", form("client_id", pubID), [2]string{}, 400, "invalid_request"},
 		{"unknown grant_type", "", form("grant_type", "password", "client_id", pubID), [2]string{}, 400, "unsupported_grant_type"},
-		{"device grant not enabled", "", form("grant_type", model.GrantDeviceCode, "client_id", pubID), [2]string{}, 400, "unsupported_grant_type"},
+		{"device grant not registered", "", form("grant_type", model.GrantDeviceCode, "client_id", pubID), [2]string{}, 401, "unauthorized_client"},
 		{"over-long grant_type", "", form("grant_type", long, "client_id", pubID), [2]string{}, 400, "unsupported_grant_type"},
 		{"no client", "", form("grant_type", "refresh_token", "refresh_token", "x"), [2]string{}, 401, "invalid_client"},
 		{"unknown client", "", form("grant_type", "refresh_token", "refresh_token", "x", "client_id", "nope"), [2]string{}, 401, "invalid_client"},
