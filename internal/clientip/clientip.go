@@ -81,11 +81,15 @@ func forwardedFor(values []string) []string {
 
 type ctxKey struct{}
 
+// NewContext returns ctx carrying the client address ip, for FromRequest.
+func NewContext(ctx context.Context, ip netip.Addr) context.Context {
+	return context.WithValue(ctx, ctxKey{}, ip)
+}
+
 // Middleware stores the resolved client address in the request context.
 func (r *Resolver) Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		ip := r.IP(req)
-		next.ServeHTTP(w, req.WithContext(context.WithValue(req.Context(), ctxKey{}, ip)))
+		next.ServeHTTP(w, req.WithContext(NewContext(req.Context(), r.IP(req))))
 	})
 }
 

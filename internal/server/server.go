@@ -52,9 +52,8 @@ func New(c Config) http.Handler {
 		h = http.StripPrefix(base, h)
 	}
 	return middleware.Chain(h,
+		middleware.Prepare(c.ClientIP),
 		middleware.Recover(c.Logger),
-		middleware.RequestID,
-		c.ClientIP.Middleware,
 		middleware.LogAndMeasure(c.Logger, c.Metrics),
 		middleware.SecurityHeaders,
 	)

@@ -72,19 +72,35 @@ func (s *statusWriter) code() int {
 
 type requestIDKey struct{}
 
-// RequestID gives each request an ID (kept from X-Request-Id when it is a
-// short token) and echoes it in the response.
-func RequestID(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get("X-Request-Id")
-		if !validRequestID(id) {
-			var b [8]byte
-			_, _ = rand.Read(b[:])
-			id = hex.EncodeToString(b[:])
-		}
-		w.Header().Set("X-Request-Id", id)
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), requestIDKey{}, id)))
-	})
+// newRequestID returns the request's X-Request-Id when it is a short token,
+// else a fresh random one.
+func newRequestID(r *http.Request) string {
+	id := r.Header.Get("X-Request-Id")
+	if !validRequestID(id) {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		id = hex.EncodeToString(b[:])
+	}
+	return id
+}
+
+// Prepare puts what the rest of the chain reads into the request context at
+// once (one copy of the request instead of one per middleware, which shows
+// on the introspection hot path): the request ID (kept from X-Request-Id
+// when it is a short token, and echoed in the response), the client address
+// resolved through the trusted proxies, and the slot LogAndMeasure reads the
+// matched route from.
+func Prepare(resolver *clientip.Resolver) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			id := newRequestID(r)
+			w.Header().Set("X-Request-Id", id)
+			ctx := context.WithValue(r.Context(), requestIDKey{}, id)
+			ctx = clientip.NewContext(ctx, resolver.IP(r))
+			ctx = context.WithValue(ctx, routeKey{}, new(string))
+			next.ServeHTTP(w, r.WithContext(ctx))
+		})
+	}
 }
 
 func validRequestID(s string) bool {
@@ -160,14 +176,18 @@ func LogAndMeasure(logger *slog.Logger, m *Metrics) func(http.Handler) http.Hand
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
 			sw := &statusWriter{ResponseWriter: w}
-			var route string
-			r = r.WithContext(context.WithValue(r.Context(), routeKey{}, &route))
+			routeSlot, ok := r.Context().Value(routeKey{}).(*string)
+			if !ok {
+				routeSlot = new(string)
+				r = r.WithContext(context.WithValue(r.Context(), routeKey{}, routeSlot))
+			}
 			if m != nil {
 				m.inFlight.Inc()
 				defer m.inFlight.Dec()
 			}
 			next.ServeHTTP(sw, r)
 			d := time.Since(start)
+			route := *routeSlot
 			if route == "" {
 				route = "unmatched"
 			}
