@@ -16,8 +16,12 @@ import (
 
 // Defaults for Config.
 const (
-	DefaultInterval   = time.Second
-	DefaultMaxPending = 1 << 18
+	DefaultInterval = time.Second
+	// DefaultActivityInterval is how often session activity (last active
+	// time and address) is written, as in MAS: once a minute. First-use
+	// marks go out every Interval, since the refresh grant reads them.
+	DefaultActivityInterval = time.Minute
+	DefaultMaxPending       = 1 << 18
 	// shutdownFlushTimeout bounds the last flush when Run stops.
 	shutdownFlushTimeout = 10 * time.Second
 	// activityBatch is how many session activity rows one transaction
@@ -29,8 +33,12 @@ const (
 type Config struct {
 	Store  storage.Store
 	Logger *slog.Logger
-	// Interval between flushes; default DefaultInterval.
+	// Interval between flushes of first-use marks; default
+	// DefaultInterval.
 	Interval time.Duration
+	// ActivityInterval between flushes of session activity; default
+	// DefaultActivityInterval. Never shorter than Interval.
+	ActivityInterval time.Duration
 	// MaxPending caps the sessions whose activity waits in memory (when the
 	// database is unreachable for long); beyond it new activity is dropped
 	// and counted. First-use marks are never dropped. Default
@@ -43,10 +51,11 @@ type Config struct {
 // Tracker buffers first-use marks and session activity. It is safe for
 // concurrent use.
 type Tracker struct {
-	store      storage.Store
-	logger     *slog.Logger
-	interval   time.Duration
-	maxPending int
+	store            storage.Store
+	logger           *slog.Logger
+	interval         time.Duration
+	activityInterval time.Duration
+	maxPending       int
 
 	mu     sync.Mutex
 	used   map[string]time.Time // token ID → first use seen here
@@ -71,6 +80,12 @@ func New(c Config) (*Tracker, error) {
 	if c.Interval < 0 || c.MaxPending < 0 {
 		return nil, errors.New("activity: negative interval or pending limit")
 	}
+	if c.ActivityInterval < 0 {
+		return nil, errors.New("activity: negative activity interval")
+	}
+	if c.ActivityInterval == 0 {
+		c.ActivityInterval = DefaultActivityInterval
+	}
 	if c.Interval == 0 {
 		c.Interval = DefaultInterval
 	}
@@ -82,7 +97,8 @@ func New(c Config) (*Tracker, error) {
 	}
 	t := &Tracker{
 		store: c.Store, logger: c.Logger, interval: c.Interval, maxPending: c.MaxPending,
-		used: map[string]time.Time{}, oauth: map[string]storage.Activity{}, compat: map[string]storage.Activity{},
+		activityInterval: max(c.ActivityInterval, c.Interval),
+		used:             map[string]time.Time{}, oauth: map[string]storage.Activity{}, compat: map[string]storage.Activity{},
 		inflight: map[string]struct{}{},
 		flushes: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "mxauth_activity_flushes_total", Help: "Batches of token first-use marks and session activity written to the database.",
@@ -186,15 +202,26 @@ func (t *Tracker) AccessTokenUsed(ctx context.Context, tokenID string) (bool, er
 // Flush writes what is pending. On failure the batch goes back to pending
 // (newer records win) and the error is returned.
 func (t *Tracker) Flush(ctx context.Context) error {
+	return t.flush(ctx, true)
+}
+
+// flush writes the first-use marks, and the session activity too when
+// withActivity is set.
+func (t *Tracker) flush(ctx context.Context, withActivity bool) error {
 	t.flushMu.Lock()
 	defer t.flushMu.Unlock()
 	t.mu.Lock()
-	used, oauth, compat := t.used, t.oauth, t.compat
+	used := t.used
+	var oauth, compat map[string]storage.Activity
+	if withActivity {
+		oauth, compat = t.oauth, t.compat
+		t.oauth, t.compat = map[string]storage.Activity{}, map[string]storage.Activity{}
+	}
 	if len(used)+len(oauth)+len(compat) == 0 {
 		t.mu.Unlock()
 		return nil
 	}
-	t.used, t.oauth, t.compat = map[string]time.Time{}, map[string]storage.Activity{}, map[string]storage.Activity{}
+	t.used = map[string]time.Time{}
 	for id := range used {
 		t.inflight[id] = struct{}{}
 	}
@@ -297,11 +324,13 @@ func (t *Tracker) writeActivity(ctx context.Context, kind string, m map[string]s
 	return nil
 }
 
-// Run flushes every interval until ctx is done, then flushes one last time
+// Run flushes first-use marks every interval and session activity every
+// activity interval until ctx is done, then flushes everything one last time
 // (with its own timeout, since ctx is already cancelled).
 func (t *Tracker) Run(ctx context.Context) {
 	tick := time.NewTicker(t.interval)
 	defer tick.Stop()
+	lastActivity := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -311,8 +340,12 @@ func (t *Tracker) Run(ctx context.Context) {
 			}
 			cancel()
 			return
-		case <-tick.C:
-			if err := t.Flush(ctx); err != nil && ctx.Err() == nil {
+		case now := <-tick.C:
+			withActivity := now.Sub(lastActivity) >= t.activityInterval
+			if withActivity {
+				lastActivity = now
+			}
+			if err := t.flush(ctx, withActivity); err != nil && ctx.Err() == nil {
 				t.logger.Warn("activity: flush failed; will retry", "error", err)
 			}
 		}

@@ -311,3 +311,49 @@ func TestNewErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestRunWritesActivityLessOften: first-use marks go out every interval (the
+// refresh grant needs them), session activity only every activity interval
+// (it is only shown to people and admins), and everything at stop.
+func TestRunWritesActivityLessOften(t *testing.T) {
+	f := newFixture(t)
+	tr, err := activity.New(activity.Config{Store: f.store, Interval: 10 * time.Millisecond, ActivityInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); tr.Run(ctx) }()
+	tr.RecordOAuth(f.oauthID, t0.Add(time.Second), "192.0.2.1")
+	tr.MarkUsed(f.tokenA, t0)
+	deadline := time.Now().Add(5 * time.Second)
+	for f.token(t, f.tokenA).FirstUsedAt == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("periodic flush did not write the mark")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	lastActive := func() *time.Time {
+		var s model.OAuthSession
+		if err := f.store.ReadTx(t.Context(), func(tx storage.Tx) error {
+			var err error
+			s, err = tx.OAuthSessions().Lookup(t.Context(), f.oauthID)
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return s.LastActiveAt
+	}
+	if lastActive() != nil {
+		t.Fatal("session activity written before its interval")
+	}
+	cancel()
+	wg.Wait()
+	if la := lastActive(); la == nil || !la.Equal(t0.Add(time.Second)) {
+		t.Fatalf("the final flush did not write the activity: %v", la)
+	}
+	if _, err := activity.New(activity.Config{Store: f.store, ActivityInterval: -1}); err == nil {
+		t.Error("negative activity interval accepted")
+	}
+}
