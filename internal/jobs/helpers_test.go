@@ -3,10 +3,8 @@ package jobs
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"log/slog"
-	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -25,16 +23,8 @@ import (
 	"github.com/mxauth/mxauth/internal/sessions"
 	"github.com/mxauth/mxauth/internal/storage"
 	"github.com/mxauth/mxauth/internal/storage/sqlstore"
+	"github.com/mxauth/mxauth/internal/storage/sqlstore/pgtest"
 )
-
-const defaultPostgresURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-
-func postgresURL() string {
-	if u := os.Getenv("MXAUTH_TEST_POSTGRES_URL"); u != "" {
-		return u
-	}
-	return defaultPostgresURL
-}
 
 func testLogger() *slog.Logger {
 	if os.Getenv("MXAUTH_TEST_LOG") != "" {
@@ -113,49 +103,10 @@ func sqliteURI(t testing.TB) string {
 	return "sqlite:" + path
 }
 
-var pgAdmin = sync.OnceValues(func() (*sqlstore.Store, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	return sqlstore.Open(ctx, postgresURL(), sqlstore.Options{MaxConns: 2, ConnectTimeout: 3 * time.Second})
-})
-
 // postgresURI creates a fresh schema (dropped at the end) and returns a URI
 // whose search_path selects it; it skips when no PostgreSQL answers, unless
 // CI=true.
-func postgresURI(t testing.TB) string {
-	t.Helper()
-	admin, err := pgAdmin()
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("PostgreSQL unreachable at MXAUTH_TEST_POSTGRES_URL (CI=true, not skipping): %v", err)
-		}
-		t.Skipf("PostgreSQL unreachable (set MXAUTH_TEST_POSTGRES_URL; default %s): %v", defaultPostgresURL, err)
-	}
-	var b [6]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		t.Fatal(err)
-	}
-	schema := "jobs_" + hex.EncodeToString(b[:])
-	if _, err := admin.DB().ExecContext(context.Background(), "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if _, err := admin.DB().ExecContext(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema: %v", err)
-		}
-	})
-	u, err := url.Parse(postgresURL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	q.Set("synchronous_commit", "off")
-	u.RawQuery = q.Encode()
-	return u.String()
-}
+func postgresURI(t testing.TB) string { return pgtest.SchemaURI(t, "jobs_") }
 
 func newEnv(t testing.TB, uri string) *env {
 	t.Helper()

@@ -6,7 +6,6 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"net/url"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -14,30 +13,15 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
 
 	"github.com/mxauth/mxauth/internal/pgnotify"
+	"github.com/mxauth/mxauth/internal/storage/sqlstore/pgtest"
 )
 
-const defaultPostgresURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-
+// postgresURL returns the test server's URL, skipping the test when it does
+// not answer (failing it when CI=true).
 func postgresURL(t *testing.T) string {
 	t.Helper()
-	u := os.Getenv("MXAUTH_TEST_POSTGRES_URL")
-	if u == "" {
-		u = defaultPostgresURL
-	}
-	db, err := sql.Open("pgx", u)
-	if err == nil {
-		ctx, cancel := context.WithTimeout(t.Context(), 3*time.Second)
-		err = db.PingContext(ctx)
-		cancel()
-		db.Close()
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("PostgreSQL unreachable (CI=true, not skipping): %v", err)
-		}
-		t.Skipf("PostgreSQL unreachable (set MXAUTH_TEST_POSTGRES_URL; default %s): %v", defaultPostgresURL, err)
-	}
-	return u
+	pgtest.Admin(t)
+	return pgtest.URL()
 }
 
 func randomName(t *testing.T, prefix string) string {
@@ -178,12 +162,12 @@ func TestReconnectAfterConnectionLoss(t *testing.T) {
 func TestNewListenerErrors(t *testing.T) {
 	ok := func(string) {}
 	tests := []pgnotify.Config{
-		{URI: defaultPostgresURL, Channel: "", OnMessage: ok},
-		{URI: defaultPostgresURL, Channel: "Upper", OnMessage: ok},
-		{URI: defaultPostgresURL, Channel: "semi;colon", OnMessage: ok},
-		{URI: defaultPostgresURL, Channel: string(make([]byte, 64)), OnMessage: ok},
+		{URI: pgtest.DefaultURL, Channel: "", OnMessage: ok},
+		{URI: pgtest.DefaultURL, Channel: "Upper", OnMessage: ok},
+		{URI: pgtest.DefaultURL, Channel: "semi;colon", OnMessage: ok},
+		{URI: pgtest.DefaultURL, Channel: string(make([]byte, 64)), OnMessage: ok},
 		{URI: "::not a uri", Channel: "ok", OnMessage: ok},
-		{URI: defaultPostgresURL, Channel: "ok"},
+		{URI: pgtest.DefaultURL, Channel: "ok"},
 	}
 	for i, c := range tests {
 		if _, err := pgnotify.NewListener(c); err == nil {

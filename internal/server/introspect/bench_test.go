@@ -22,6 +22,7 @@ import (
 	"github.com/mxauth/mxauth/internal/server/introspect"
 	"github.com/mxauth/mxauth/internal/storage"
 	"github.com/mxauth/mxauth/internal/storage/sqlstore"
+	"github.com/mxauth/mxauth/internal/storage/sqlstore/pgtest"
 	"github.com/mxauth/mxauth/internal/token"
 	"github.com/mxauth/mxauth/internal/tokencache"
 )
@@ -78,7 +79,7 @@ func benchStore(b *testing.B, dialect string) *sqlstore.Store {
 	if dialect == "sqlite" {
 		uri = "sqlite:" + filepath.Join(b.TempDir(), "bench.db")
 	} else {
-		uri = postgresSchemaTB(b)
+		uri = pgtest.SchemaURI(b, "t_introspect_")
 	}
 	s, err := sqlstore.Open(context.Background(), uri, sqlstore.Options{MaxConns: 8})
 	if err != nil {
@@ -202,7 +203,7 @@ func BenchmarkIntrospectApp(b *testing.B) {
 		b.Run(dialect, func(b *testing.B) {
 			opts := apptest.Options{Homeserver: homeserverSecret()}
 			if dialect == "postgres" {
-				opts.DatabaseURI = postgresSchemaTB(b)
+				opts.DatabaseURI = pgtest.SchemaURI(b, "t_introspect_")
 			}
 			env := apptest.New(b, opts)
 			raws := seedTokens(b, env.App.Store, benchTokens)

@@ -3,13 +3,10 @@ package introspect_test
 import (
 	"context"
 	"crypto/rand"
-	"database/sql"
-	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +21,7 @@ import (
 	"github.com/mxauth/mxauth/internal/sessions"
 	"github.com/mxauth/mxauth/internal/storage"
 	"github.com/mxauth/mxauth/internal/storage/sqlstore"
+	"github.com/mxauth/mxauth/internal/storage/sqlstore/pgtest"
 	"github.com/mxauth/mxauth/internal/token"
 )
 
@@ -266,60 +264,11 @@ func TestRevokedHookInApp(t *testing.T) {
 	}
 }
 
-const defaultPostgresURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
-
-// postgresSchema creates a fresh schema and returns a URI that uses it; it
-// skips the test when PostgreSQL is unreachable, unless CI=true.
-func postgresSchema(t *testing.T) string { return postgresSchemaTB(t) }
-
-func postgresSchemaTB(t testing.TB) string {
-	t.Helper()
-	base := os.Getenv("MXAUTH_TEST_POSTGRES_URL")
-	if base == "" {
-		base = defaultPostgresURL
-	}
-	db, err := sql.Open("pgx", base)
-	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		err = db.PingContext(ctx)
-		cancel()
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("PostgreSQL unreachable (CI=true, not skipping): %v", err)
-		}
-		t.Skipf("PostgreSQL unreachable (set MXAUTH_TEST_POSTGRES_URL; default %s): %v", defaultPostgresURL, err)
-	}
-	var b [6]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		t.Fatal(err)
-	}
-	schema := "t_introspect_" + hex.EncodeToString(b[:])
-	if _, err := db.Exec("CREATE SCHEMA " + schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if _, err := db.Exec("DROP SCHEMA " + schema + " CASCADE"); err != nil {
-			t.Errorf("drop schema: %v", err)
-		}
-		db.Close()
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatal(err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	q.Set("synchronous_commit", "off")
-	u.RawQuery = q.Encode()
-	return u.String()
-}
-
 // TestCrossInstanceInvalidation: two instances on one PostgreSQL database;
 // a session ended through one is inactive on the other within a second,
 // although the other had the answer cached.
 func TestCrossInstanceInvalidation(t *testing.T) {
-	uri := postgresSchema(t)
+	uri := pgtest.SchemaURI(t, "t_introspect_")
 	a := apptest.New(t, apptest.Options{DatabaseURI: uri})
 	b := apptest.New(t, apptest.Options{DatabaseURI: uri})
 	u := a.RegisterUser(t, "dave", "correct horse battery staple")
@@ -386,7 +335,7 @@ func TestWhoamiLegacyHomeserver(t *testing.T) {
 // ends a session reaches the running servers' caches through
 // app.SessionsNotifier on PostgreSQL.
 func TestToolsProcessReachesServers(t *testing.T) {
-	uri := postgresSchema(t)
+	uri := pgtest.SchemaURI(t, "t_introspect_")
 	env := apptest.New(t, apptest.Options{DatabaseURI: uri})
 	u := env.RegisterUser(t, "frank", "correct horse battery staple")
 	oa := issueOAuth(t, env.App.Store, env.App.Clock, u, "FRANKDEV01")

@@ -17,6 +17,7 @@ import (
 	"github.com/mxauth/mxauth/internal/config"
 	"github.com/mxauth/mxauth/internal/model"
 	"github.com/mxauth/mxauth/internal/storage"
+	"github.com/mxauth/mxauth/internal/storage/sqlstore/pgtest"
 )
 
 // newEnv starts mxauth trusting X-Forwarded-For from the test client, so
@@ -527,7 +528,7 @@ func TestRegistration(t *testing.T) {
 
 // TestRegistrationPostgres stores registrations in PostgreSQL.
 func TestRegistrationPostgres(t *testing.T) {
-	run(t, newEnvOn(t, nil, postgresSchemaURI(t)), []envTest{
+	run(t, newEnvOn(t, nil, pgtest.SchemaURI(t, "t_reg_")), []envTest{
 		{"valid", testValid},
 		{"deduplicates public clients", testDeduplicatesPublicClients},
 		{"never deduplicates confidential clients", testNeverDeduplicatesConfidentialClients},

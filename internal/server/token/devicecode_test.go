@@ -18,6 +18,7 @@ import (
 	"github.com/mxauth/mxauth/internal/server/device"
 	"github.com/mxauth/mxauth/internal/server/device/devicetest"
 	tokenep "github.com/mxauth/mxauth/internal/server/token"
+	"github.com/mxauth/mxauth/internal/storage/sqlstore/pgtest"
 )
 
 // deviceCases are the device_code grant's cases (RFC 8628 §3.4, §3.5).
@@ -52,7 +53,7 @@ func TestDeviceCodeGrant(t *testing.T) {
 // and isolation decide the races (skipped without a server, unless CI).
 func TestDeviceCodeGrantPostgres(t *testing.T) {
 	clk := fixedNow()
-	env := apptest.New(t, apptest.Options{Configure: FastPasswords, Clock: clk, DatabaseURI: postgresSchemaURI(t)})
+	env := apptest.New(t, apptest.Options{Configure: FastPasswords, Clock: clk, DatabaseURI: pgtest.SchemaURI(t, "t_tok_")})
 	env.RegisterUser(t, alice, password)
 	for _, tc := range deviceCases {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, env, clk) })
