@@ -3,8 +3,6 @@ package sqlstore
 import (
 	"context"
 	"fmt"
-	"slices"
-	"strings"
 	"time"
 
 	"github.com/mxauth/mxauth/internal/model"
@@ -22,11 +20,6 @@ func scanCompatSession(r rowScanner) (model.CompatSession, error) {
 		timeCol{&s.CreatedAt}, nullTimeCol{&s.FinishedAt}, &s.UserAgent, nullTimeCol{&s.LastActiveAt},
 		&s.LastActiveIP)
 	return s, err
-}
-
-// compatTokenTables are the token tables Finish revokes in.
-func compatTokenTables() []string {
-	return []string{"compat_access_tokens", "compat_refresh_tokens"}
 }
 
 func (r compatSessionRepo) Add(ctx context.Context, s model.CompatSession) error {
@@ -65,46 +58,23 @@ func (r compatSessionRepo) List(ctx context.Context, f storage.CompatSessionFilt
 	return rowsOf(ctx, r.t, "list compat sessions", q, c.args, scanCompatSession)
 }
 
+// compatSessionKind describes compat_sessions for the shared session
+// helpers.
+var compatSessionKind = sessionKind[model.CompatSession]{
+	table: "compat_sessions", cols: compatSessionCols, scan: scanCompatSession,
+	id:          func(s model.CompatSession) string { return s.ID },
+	tokenTables: []string{"compat_access_tokens", "compat_refresh_tokens"},
+}
+
 // Finish ends the session and revokes its unrevoked tokens.
 func (r compatSessionRepo) Finish(ctx context.Context, id string, at time.Time) (model.CompatSession, error) {
-	const op = "finish compat session"
-	var s model.CompatSession
-	err := r.t.updateReturning(ctx, op, "compat_sessions", id,
-		`UPDATE compat_sessions SET finished_at = $2 WHERE id = $1 AND finished_at IS NULL
-		 RETURNING `+compatSessionCols,
-		[]any{id, r.t.d.timeArg(at)}, oneOf(&s, scanCompatSession))
-	if err != nil {
-		return model.CompatSession{}, err
-	}
-	if err := revokeSessionTokens(ctx, r.t, op, compatTokenTables(), []string{id}, at); err != nil {
-		return model.CompatSession{}, err
-	}
-	return s, nil
+	return finishSession(ctx, r.t, "finish compat session", compatSessionKind, id, at)
 }
 
 // FinishAllForUser ends the user's active compat sessions, revokes their
 // tokens and returns the ended sessions ordered by ID.
 func (r compatSessionRepo) FinishAllForUser(ctx context.Context, userID string, at time.Time) ([]model.CompatSession, error) {
-	const op = "finish compat sessions of user"
-	if err := r.t.writable(op); err != nil {
-		return nil, err
-	}
-	ended, err := rowsOf(ctx, r.t, op,
-		`UPDATE compat_sessions SET finished_at = $2 WHERE user_id = $1 AND finished_at IS NULL
-		 RETURNING `+compatSessionCols,
-		[]any{userID, r.t.d.timeArg(at)}, scanCompatSession)
-	if err != nil {
-		return nil, err
-	}
-	slices.SortFunc(ended, func(a, b model.CompatSession) int { return strings.Compare(a.ID, b.ID) })
-	ids := make([]string, len(ended))
-	for i, s := range ended {
-		ids[i] = s.ID
-	}
-	if err := revokeSessionTokens(ctx, r.t, op, compatTokenTables(), ids, at); err != nil {
-		return nil, err
-	}
-	return ended, nil
+	return finishUserSessions(ctx, r.t, "finish compat sessions of user", compatSessionKind, userID, at)
 }
 
 func (r compatSessionRepo) SetHumanName(ctx context.Context, id, name string) error {

@@ -63,44 +63,70 @@ func (r oauthSessionRepo) List(ctx context.Context, f storage.OAuthSessionFilter
 	return rowsOf(ctx, r.t, "list oauth sessions", q, c.args, scanOAuthSession)
 }
 
+// oauthSessionKind describes oauth_sessions for the shared session helpers.
+var oauthSessionKind = sessionKind[model.OAuthSession]{
+	table: "oauth_sessions", cols: oauthSessionCols, scan: scanOAuthSession,
+	id:          func(s model.OAuthSession) string { return s.ID },
+	tokenTables: []string{"access_tokens", "refresh_tokens"},
+}
+
 // Finish ends the session and revokes its unrevoked access and refresh
 // tokens at the same time.
 func (r oauthSessionRepo) Finish(ctx context.Context, id string, at time.Time) (model.OAuthSession, error) {
-	const op = "finish oauth session"
-	var s model.OAuthSession
-	err := r.t.updateReturning(ctx, op, "oauth_sessions", id,
-		`UPDATE oauth_sessions SET finished_at = $2 WHERE id = $1 AND finished_at IS NULL
-		 RETURNING `+oauthSessionCols,
-		[]any{id, r.t.d.timeArg(at)}, oneOf(&s, scanOAuthSession))
-	if err != nil {
-		return model.OAuthSession{}, err
-	}
-	if err := revokeSessionTokens(ctx, r.t, op, []string{"access_tokens", "refresh_tokens"}, []string{id}, at); err != nil {
-		return model.OAuthSession{}, err
-	}
-	return s, nil
+	return finishSession(ctx, r.t, "finish oauth session", oauthSessionKind, id, at)
 }
 
 // FinishAllForUser ends the user's active sessions, revokes their tokens,
 // and returns the ended sessions ordered by ID.
 func (r oauthSessionRepo) FinishAllForUser(ctx context.Context, userID string, at time.Time) ([]model.OAuthSession, error) {
-	const op = "finish oauth sessions of user"
-	if err := r.t.writable(op); err != nil {
+	return finishUserSessions(ctx, r.t, "finish oauth sessions of user", oauthSessionKind, userID, at)
+}
+
+// sessionKind is what finishing differs in between OAuth and compat
+// sessions: the table, its columns and scanner, and the token tables.
+type sessionKind[S any] struct {
+	table, cols string
+	scan        func(rowScanner) (S, error)
+	id          func(S) string
+	tokenTables []string
+}
+
+// finishSession ends one active session and revokes its unrevoked tokens.
+// An ended session is ErrConflict, a missing one ErrNotFound.
+func finishSession[S any](ctx context.Context, t *Tx, op string, k sessionKind[S], id string, at time.Time) (S, error) {
+	var s, zero S
+	err := t.updateReturning(ctx, op, k.table, id,
+		`UPDATE `+k.table+` SET finished_at = $2 WHERE id = $1 AND finished_at IS NULL
+		 RETURNING `+k.cols,
+		[]any{id, t.d.timeArg(at)}, oneOf(&s, k.scan))
+	if err != nil {
+		return zero, err
+	}
+	if err := revokeSessionTokens(ctx, t, op, k.tokenTables, []string{id}, at); err != nil {
+		return zero, err
+	}
+	return s, nil
+}
+
+// finishUserSessions ends the user's active sessions, revokes their tokens
+// and returns the ended sessions ordered by ID.
+func finishUserSessions[S any](ctx context.Context, t *Tx, op string, k sessionKind[S], userID string, at time.Time) ([]S, error) {
+	if err := t.writable(op); err != nil {
 		return nil, err
 	}
-	ended, err := rowsOf(ctx, r.t, op,
-		`UPDATE oauth_sessions SET finished_at = $2 WHERE user_id = $1 AND finished_at IS NULL
-		 RETURNING `+oauthSessionCols,
-		[]any{userID, r.t.d.timeArg(at)}, scanOAuthSession)
+	ended, err := rowsOf(ctx, t, op,
+		`UPDATE `+k.table+` SET finished_at = $2 WHERE user_id = $1 AND finished_at IS NULL
+		 RETURNING `+k.cols,
+		[]any{userID, t.d.timeArg(at)}, k.scan)
 	if err != nil {
 		return nil, err
 	}
-	slices.SortFunc(ended, func(a, b model.OAuthSession) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(ended, func(a, b S) int { return strings.Compare(k.id(a), k.id(b)) })
 	ids := make([]string, len(ended))
 	for i, s := range ended {
-		ids[i] = s.ID
+		ids[i] = k.id(s)
 	}
-	if err := revokeSessionTokens(ctx, r.t, op, []string{"access_tokens", "refresh_tokens"}, ids, at); err != nil {
+	if err := revokeSessionTokens(ctx, t, op, k.tokenTables, ids, at); err != nil {
 		return nil, err
 	}
 	return ended, nil
