@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/mxauth/mxauth/internal/clientip"
-	"github.com/mxauth/mxauth/internal/clients"
 	"github.com/mxauth/mxauth/internal/model"
 	"github.com/mxauth/mxauth/internal/oauth"
 	"github.com/mxauth/mxauth/internal/server/respond"
@@ -48,14 +47,9 @@ func (h *Handler) authorize(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, oe, false)
 		return
 	}
-	creds, oe := clients.ExtractCredentials(r, form)
+	client, basic, oe := tokenep.AuthenticateClient(ctx, h.d.Clients, r, form)
 	if oe != nil {
-		h.fail(w, r, oe, r.Header.Get("Authorization") != "")
-		return
-	}
-	client, oe := h.d.Clients.Authenticate(ctx, creds)
-	if oe != nil {
-		h.fail(w, r, oe, creds.Basic)
+		h.fail(w, r, oe, basic)
 		return
 	}
 	if !client.HasGrantType(model.GrantDeviceCode) {

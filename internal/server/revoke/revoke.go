@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net/http"
 
-	"github.com/mxauth/mxauth/internal/clients"
 	"github.com/mxauth/mxauth/internal/clock"
 	"github.com/mxauth/mxauth/internal/model"
 	"github.com/mxauth/mxauth/internal/oauth"
@@ -81,14 +80,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, oauth.ErrUnsupportedTokenType("token_type_hint must be access_token or refresh_token"), false)
 		return
 	}
-	creds, oe := clients.ExtractCredentials(r, form)
+	client, basic, oe := tokenep.AuthenticateClient(ctx, h.d.Clients, r, form)
 	if oe != nil {
-		h.fail(w, r, oe, r.Header.Get("Authorization") != "")
-		return
-	}
-	client, oe := h.d.Clients.Authenticate(ctx, creds)
-	if oe != nil {
-		h.fail(w, r, oe, creds.Basic)
+		h.fail(w, r, oe, basic)
 		return
 	}
 	t, found, err := h.lookup(ctx, raw)

@@ -33,6 +33,22 @@ type ClientAuthenticator interface {
 	Authenticate(ctx context.Context, c clients.Credentials) (model.Client, *oauth.Error)
 }
 
+// AuthenticateClient reads the client credentials of a token-endpoint-style
+// request (token, revocation, device authorization) and checks them. On
+// failure, basic tells whether the answer should carry
+// WWW-Authenticate: Basic (the client tried HTTP Basic authentication).
+func AuthenticateClient(ctx context.Context, a ClientAuthenticator, r *http.Request, form url.Values) (client model.Client, basic bool, oe *oauth.Error) {
+	creds, oe := clients.ExtractCredentials(r, form)
+	if oe != nil {
+		return model.Client{}, r.Header.Get("Authorization") != "", oe
+	}
+	client, oe = a.Authenticate(ctx, creds)
+	if oe != nil {
+		return model.Client{}, creds.Basic, oe
+	}
+	return client, false, nil
+}
+
 // SessionEnder ends OAuth sessions; *sessions.Manager implements it.
 type SessionEnder interface {
 	EndOAuthSession(ctx context.Context, id string, reason sessions.Reason) (bool, error)
@@ -177,14 +193,9 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, oauth.ErrUnsupportedGrantType("unsupported grant_type"), false)
 		return
 	}
-	creds, oe := clients.ExtractCredentials(r, form)
+	client, basic, oe := AuthenticateClient(ctx, h.d.Clients, r, form)
 	if oe != nil {
-		h.fail(w, r, oe, r.Header.Get("Authorization") != "")
-		return
-	}
-	client, oe := h.d.Clients.Authenticate(ctx, creds)
-	if oe != nil {
-		h.fail(w, r, oe, creds.Basic)
+		h.fail(w, r, oe, basic)
 		return
 	}
 	if !client.HasGrantType(gt) {
