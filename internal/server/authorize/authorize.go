@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -264,7 +265,7 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request, g model.Authori
 	prompt := promptList(g.Prompt)
 	needConsent := true
 	switch {
-	case contains(prompt, promptConsent):
+	case slices.Contains(prompt, promptConsent):
 	case c.FirstParty:
 		needConsent = false
 	default:
@@ -279,7 +280,7 @@ func (h *Handler) decide(w http.ResponseWriter, r *http.Request, g model.Authori
 		h.fulfil(w, r, g, c, s, nil)
 		return
 	}
-	if contains(prompt, promptNone) {
+	if slices.Contains(prompt, promptNone) {
 		h.cancelWithError(w, r, g, t, oauth.ErrConsentRequired("the user must approve the app's access"))
 		return
 	}

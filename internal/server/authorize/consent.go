@@ -12,13 +12,8 @@ import (
 
 // consentData is what consent.html shows.
 type consentData struct {
-	GrantID      string
-	ClientName   string
-	ClientURI    string // https only
-	ClientHost   string
-	LogoURI      string // https only
-	TosURI       string // https only
-	PolicyURI    string // https only
+	GrantID string
+	ClientView
 	RedirectHost string
 	MXID         string
 	Scopes       []string
@@ -66,15 +61,6 @@ func describeScope(scope oauth.Scope) []string {
 		}
 	}
 	return out
-}
-
-// httpsOnly returns uri if it is an absolute https URL, else "".
-func httpsOnly(uri string) string {
-	u, err := url.Parse(uri)
-	if err != nil || u.Scheme != "https" || u.Host == "" {
-		return ""
-	}
-	return uri
 }
 
 // redirectHost names where the person will be sent back to: the host of a
@@ -139,17 +125,10 @@ func (h *Handler) consentForm(w http.ResponseWriter, r *http.Request) {
 	}
 	d := consentData{
 		GrantID:      g.ID,
-		ClientName:   clientDisplayName(c),
-		ClientURI:    httpsOnly(c.ClientURI),
-		LogoURI:      httpsOnly(c.LogoURI),
-		TosURI:       httpsOnly(c.TosURI),
-		PolicyURI:    httpsOnly(c.PolicyURI),
+		ClientView:   DescribeClient(c),
 		RedirectHost: redirectHost(g.RedirectURI),
 		MXID:         model.MXID(s.User.Username, h.d.ServerName),
 		Scopes:       describeScope(scope),
-	}
-	if d.ClientURI != "" {
-		d.ClientHost = redirectHost(d.ClientURI)
 	}
 	user := s.User
 	setFormCSP(w, g.RedirectURI)

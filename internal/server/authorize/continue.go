@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 
 	"github.com/mxauth/mxauth/internal/model"
 	"github.com/mxauth/mxauth/internal/storage"
@@ -59,7 +60,7 @@ func (h *Handler) pageOrInternal(w http.ResponseWriter, r *http.Request, err err
 // freshEnough that check it.
 func needsFreshLogin(g model.AuthorizationGrant) (bool, *int) {
 	p := promptList(g.Prompt)
-	if contains(p, promptLogin) || contains(p, promptSelectAccount) {
+	if slices.Contains(p, promptLogin) || slices.Contains(p, promptSelectAccount) {
 		return true, nil
 	}
 	return g.MaxAge != nil, g.MaxAge

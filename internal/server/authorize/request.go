@@ -7,6 +7,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -221,7 +222,7 @@ func (h *Handler) parse(ctx context.Context, v url.Values) (*request, error) {
 	if !client.HasGrantType(model.GrantAuthorizationCode) {
 		return q, oauth.ErrUnauthorizedClient("the client is not registered for the authorization_code grant")
 	}
-	if len(client.ResponseTypes) > 0 && !contains(client.ResponseTypes, "code") {
+	if len(client.ResponseTypes) > 0 && !slices.Contains(client.ResponseTypes, "code") {
 		return q, oauth.ErrUnauthorizedClient("the client is not registered for response_type=code")
 	}
 	if oerr := h.parseScope(q, v.Get("scope")); oerr != nil {
@@ -384,13 +385,4 @@ func clientDisplayName(c model.Client) string {
 		return c.ClientName
 	}
 	return c.ID
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/mxauth/mxauth/internal/model"
@@ -16,16 +15,11 @@ import (
 
 // consentData is what device_consent.html shows.
 type consentData struct {
-	GrantID    string
-	UserCode   string
-	ClientName string
-	ClientURI  string // https only
-	ClientHost string
-	LogoURI    string // https only
-	TosURI     string // https only
-	PolicyURI  string // https only
-	MXID       string
-	Scopes     []string
+	GrantID  string
+	UserCode string
+	authorize.ClientView
+	MXID   string
+	Scopes []string
 	// RequesterIP is where the device asked from, to help the person spot
 	// a request that is not theirs.
 	RequesterIP string
@@ -163,20 +157,11 @@ func (h *Handler) renderConsent(w http.ResponseWriter, r *http.Request, status i
 	d := consentData{
 		GrantID:      q.grant.ID,
 		UserCode:     q.grant.UserCode,
-		ClientName:   clientDisplayName(c),
-		ClientURI:    httpsOnly(c.ClientURI),
-		LogoURI:      httpsOnly(c.LogoURI),
-		TosURI:       httpsOnly(c.TosURI),
-		PolicyURI:    httpsOnly(c.PolicyURI),
+		ClientView:   authorize.DescribeClient(c),
 		MXID:         model.MXID(s.User.Username, h.d.ServerName),
 		Scopes:       authorize.DescribeScope(q.scope),
 		RequesterIP:  q.grant.RequesterIP,
 		AdminRefused: q.matrix.SynapseAdmin && !s.User.CanRequestAdmin,
-	}
-	if d.ClientURI != "" {
-		if u, err := url.Parse(d.ClientURI); err == nil {
-			d.ClientHost = u.Host
-		}
 	}
 	user := s.User
 	h.d.Pages.Render(w, r, status, "device_consent", web.Page{
@@ -233,7 +218,7 @@ func (h *Handler) consentSubmit(w http.ResponseWriter, r *http.Request) {
 	h.d.Logger.InfoContext(ctx, "device authorization approved", "grant_id", q.grant.ID, "client_id", q.client.ID, "user_id", s.User.ID)
 	h.renderDone(w, r, s, doneData{
 		Heading: "Device connected",
-		Message: clientDisplayName(q.client) + " is being signed in as " + model.MXID(s.User.Username, h.d.ServerName) + ". Return to your device; you can close this page.",
+		Message: authorize.DescribeClient(q.client).ClientName + " is being signed in as " + model.MXID(s.User.Username, h.d.ServerName) + ". Return to your device; you can close this page.",
 	})
 }
 
@@ -254,25 +239,6 @@ func (h *Handler) stored(w http.ResponseWriter, r *http.Request, err error) bool
 func (h *Handler) renderDone(w http.ResponseWriter, r *http.Request, s web.Session, d doneData) {
 	user := s.User
 	h.d.Pages.Render(w, r, http.StatusOK, "device_done", web.Page{Title: d.Heading, User: &user, Data: d})
-}
-
-// clientDisplayName is the name shown for a client: its client_name, else
-// its ID.
-func clientDisplayName(c model.Client) string {
-	if c.ClientName != "" {
-		return c.ClientName
-	}
-	return c.ID
-}
-
-// httpsOnly returns uri if it is an absolute https URL, else "": other
-// schemes are not linked from the page.
-func httpsOnly(uri string) string {
-	u, err := url.Parse(uri)
-	if err != nil || u.Scheme != "https" || u.Host == "" {
-		return ""
-	}
-	return uri
 }
 
 // expired reports whether the grant can no longer be answered at now.
