@@ -9,7 +9,6 @@ import (
 	"github.com/riverqueue/river"
 
 	"github.com/mxauth/mxauth/internal/homeserver"
-	"github.com/mxauth/mxauth/internal/model"
 	"github.com/mxauth/mxauth/internal/storage"
 )
 
@@ -61,44 +60,21 @@ func (w *Worker) provisionUser(ctx context.Context, j *river.Job[ProvisionUserAr
 	return w.outcome(ctx, KindProvisionUser, rowOf(j), err)
 }
 
-// activeDevices reads the user and the device IDs of its active sessions.
-func (w *Worker) activeDevices(ctx context.Context, userID string) (model.User, []string, error) {
-	var (
-		u       model.User
-		devices []string
-	)
-	err := w.cfg.Store.ReadTx(ctx, func(tx storage.Tx) error {
-		var err error
-		if u, err = tx.Users().Lookup(ctx, userID); err != nil {
-			return err
-		}
-		devices, err = tx.Devices().ActiveDeviceIDs(ctx, userID)
-		return err
-	})
-	if err != nil {
-		return model.User{}, nil, fmt.Errorf("jobs: load devices of %s: %w", userID, err)
-	}
-	return u, devices, nil
-}
-
 // deleteDevice removes a device whose session ended. A device still used by
 // an active session (two sessions may share a device ID, or a new login
 // took it over) stays. If a session started using the device while it was
 // being deleted, the device is created again at once.
 func (w *Worker) deleteDevice(ctx context.Context, j *river.Job[DeleteDeviceArgs]) error {
 	a := j.Args
-	_, before, err := w.activeDevices(ctx, a.UserID)
+	inUse, err := w.cfg.Provisioner.DeleteDevice(ctx, a.UserID, a.DeviceID)
 	if err != nil {
 		return w.outcome(ctx, KindDeleteDevice, rowOf(j), err)
 	}
-	if slices.Contains(before, a.DeviceID) {
+	if inUse {
 		w.log.DebugContext(ctx, "jobs: device still in use; not deleted", "user_id", a.UserID, "device_id", a.DeviceID)
 		return nil
 	}
-	if err := w.cfg.Provisioner.DeleteDevice(ctx, a.UserID, a.DeviceID); err != nil {
-		return w.outcome(ctx, KindDeleteDevice, rowOf(j), err)
-	}
-	u, after, err := w.activeDevices(ctx, a.UserID)
+	u, after, err := w.cfg.Provisioner.ActiveDevices(ctx, a.UserID)
 	if err != nil {
 		return w.outcome(ctx, KindDeleteDevice, rowOf(j), err)
 	}
@@ -116,19 +92,16 @@ func (w *Worker) deleteDevice(ctx context.Context, j *river.Job[DeleteDeviceArgs
 // flight, it syncs again, so a device created meanwhile is not left deleted.
 func (w *Worker) syncDevices(ctx context.Context, j *river.Job[SyncDevicesArgs]) error {
 	userID := j.Args.UserID
-	_, before, err := w.activeDevices(ctx, userID)
-	if err != nil {
-		return w.outcome(ctx, KindSyncDevices, rowOf(j), err)
-	}
 	for round := 1; ; round++ {
-		if err := w.cfg.Provisioner.SyncDevices(ctx, userID); err != nil {
-			return w.outcome(ctx, KindSyncDevices, rowOf(j), err)
-		}
-		_, after, err := w.activeDevices(ctx, userID)
+		synced, err := w.cfg.Provisioner.SyncDevices(ctx, userID)
 		if err != nil {
 			return w.outcome(ctx, KindSyncDevices, rowOf(j), err)
 		}
-		if slices.Equal(before, after) {
+		_, after, err := w.cfg.Provisioner.ActiveDevices(ctx, userID)
+		if err != nil {
+			return w.outcome(ctx, KindSyncDevices, rowOf(j), err)
+		}
+		if slices.Equal(synced, after) {
 			w.log.DebugContext(ctx, "jobs: devices synced", "user_id", userID, "devices", len(after))
 			return nil
 		}
@@ -138,7 +111,6 @@ func (w *Worker) syncDevices(ctx context.Context, j *river.Job[SyncDevicesArgs])
 			w.log.WarnContext(ctx, "jobs: sessions kept changing during device sync", "user_id", userID)
 			return nil
 		}
-		before = after
 	}
 }
 

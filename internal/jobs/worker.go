@@ -28,8 +28,9 @@ import (
 type Provisioner interface {
 	ProvisionUser(ctx context.Context, userID string) (created bool, err error)
 	EnsureDevice(ctx context.Context, user model.User, deviceID, displayName string) error
-	SyncDevices(ctx context.Context, userID string) error
-	DeleteDevice(ctx context.Context, userID, deviceID string) error
+	ActiveDevices(ctx context.Context, userID string) (model.User, []string, error)
+	SyncDevices(ctx context.Context, userID string) (synced []string, err error)
+	DeleteDevice(ctx context.Context, userID, deviceID string) (inUse bool, err error)
 }
 
 // Settings tune a Worker. Zero values take the defaults below.

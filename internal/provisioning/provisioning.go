@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/mxauth/mxauth/internal/homeserver"
 	"github.com/mxauth/mxauth/internal/model"
@@ -82,8 +83,9 @@ func (p *Provisioner) EnsureDevice(ctx context.Context, user model.User, deviceI
 	return err
 }
 
-// userDevices loads the user and the device IDs of its active sessions.
-func (p *Provisioner) userDevices(ctx context.Context, userID string) (model.User, []string, error) {
+// ActiveDevices loads the user and the device IDs of its active sessions
+// (sorted): the set the homeserver's device list must equal.
+func (p *Provisioner) ActiveDevices(ctx context.Context, userID string) (model.User, []string, error) {
 	var (
 		u       model.User
 		devices []string
@@ -103,42 +105,44 @@ func (p *Provisioner) userDevices(ctx context.Context, userID string) (model.Use
 }
 
 // SyncDevices makes the user's device list on the homeserver equal the
-// devices of its active sessions.
-func (p *Provisioner) SyncDevices(ctx context.Context, userID string) error {
-	u, devices, err := p.userDevices(ctx, userID)
+// devices of its active sessions, and returns the list it read (the
+// homeserver is not called for a deactivated user).
+func (p *Provisioner) SyncDevices(ctx context.Context, userID string) ([]string, error) {
+	u, devices, err := p.ActiveDevices(ctx, userID)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if u.DeactivatedAt != nil {
-		return nil
+		return devices, nil
 	}
 	err = p.Conn.SyncDevices(ctx, u.Username, devices)
 	if errors.Is(err, homeserver.ErrUserNotFound) {
 		if _, err := p.ProvisionUser(ctx, userID); err != nil {
-			return err
+			return nil, err
 		}
 		err = p.Conn.SyncDevices(ctx, u.Username, devices)
 	}
-	return err
+	if err != nil {
+		return nil, err
+	}
+	return devices, nil
 }
 
 // DeleteDevice removes deviceID of the user from the homeserver unless an
 // active session still uses it (two sessions can share a device ID; the
-// device then stays until the last one ends).
-func (p *Provisioner) DeleteDevice(ctx context.Context, userID, deviceID string) error {
-	u, devices, err := p.userDevices(ctx, userID)
+// device then stays until the last one ends). inUse tells that it stayed.
+func (p *Provisioner) DeleteDevice(ctx context.Context, userID, deviceID string) (inUse bool, err error) {
+	u, devices, err := p.ActiveDevices(ctx, userID)
 	if err != nil {
-		return err
+		return false, err
 	}
-	for _, d := range devices {
-		if d == deviceID {
-			return nil
-		}
+	if slices.Contains(devices, deviceID) {
+		return true, nil
 	}
 	err = p.Conn.DeleteDevice(ctx, u.Username, deviceID)
 	if errors.Is(err, homeserver.ErrUserNotFound) {
 		// Nothing to delete on a homeserver that does not know the user.
-		return nil
+		return false, nil
 	}
-	return err
+	return false, err
 }

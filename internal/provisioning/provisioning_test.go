@@ -99,11 +99,11 @@ func TestDeleteDeviceKeepsDevicesStillInUse(t *testing.T) {
 		}
 	}
 	f.addCompatSession(t, "01JD0000000000000000000010", "SHAREDDEV1")
-	if err := f.p.DeleteDevice(ctx, f.user.ID, "SHAREDDEV1"); err != nil {
-		t.Fatal(err)
+	if inUse, err := f.p.DeleteDevice(ctx, f.user.ID, "SHAREDDEV1"); err != nil || !inUse {
+		t.Fatalf("delete a device in use: inUse=%v err=%v", inUse, err)
 	}
-	if err := f.p.DeleteDevice(ctx, f.user.ID, "GONEDEVICE"); err != nil {
-		t.Fatal(err)
+	if inUse, err := f.p.DeleteDevice(ctx, f.user.ID, "GONEDEVICE"); err != nil || inUse {
+		t.Fatalf("delete an unused device: inUse=%v err=%v", inUse, err)
 	}
 	if ids := f.hs.DeviceIDs("alice"); !slices.Equal(ids, []string{"SHAREDDEV1"}) {
 		t.Errorf("devices after deletes = %v, want only the one still in use", ids)
@@ -120,8 +120,12 @@ func TestSyncDevicesMatchesActiveSessions(t *testing.T) {
 	}
 	f.addCompatSession(t, "01JD0000000000000000000010", "KEEPDEVICE")
 	f.addCompatSession(t, "01JD0000000000000000000011", "NEWDEVICE1")
-	if err := f.p.SyncDevices(ctx, f.user.ID); err != nil {
+	synced, err := f.p.SyncDevices(ctx, f.user.ID)
+	if err != nil {
 		t.Fatal(err)
+	}
+	if !slices.Equal(synced, []string{"KEEPDEVICE", "NEWDEVICE1"}) {
+		t.Errorf("SyncDevices returned %v", synced)
 	}
 	ids := f.hs.DeviceIDs("alice")
 	slices.Sort(ids)

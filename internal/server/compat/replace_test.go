@@ -112,7 +112,7 @@ func TestLoginReplacesDevice(t *testing.T) {
 
 	// Ending the replaced sessions queued the deletion of the device. That
 	// job (provisioning.DeleteDevice) must keep it: the new session uses it.
-	if err := env.App.Provisioner.DeleteDevice(ctx, alice.ID, shared); err != nil {
+	if _, err := env.App.Provisioner.DeleteDevice(ctx, alice.ID, shared); err != nil {
 		t.Fatal(err)
 	}
 	if !hasString(env.Homeserver.DeviceIDs("alice"), shared) {
@@ -126,7 +126,7 @@ func TestLoginReplacesDevice(t *testing.T) {
 	if r := postJSON(t, api(env, "logout"), nil, bearer(second.str("access_token"))...); r.status != http.StatusOK {
 		t.Fatalf("logout: %d %s", r.status, r.raw)
 	}
-	if err := env.App.Provisioner.DeleteDevice(ctx, alice.ID, shared); err != nil {
+	if _, err := env.App.Provisioner.DeleteDevice(ctx, alice.ID, shared); err != nil {
 		t.Fatal(err)
 	}
 	if hasString(env.Homeserver.DeviceIDs("alice"), shared) {
@@ -139,7 +139,7 @@ func TestLoginReplacesDevice(t *testing.T) {
 type instantJobs struct {
 	*sessions.Manager
 	prov interface {
-		DeleteDevice(ctx context.Context, userID, deviceID string) error
+		DeleteDevice(ctx context.Context, userID, deviceID string) (bool, error)
 	}
 	t      *testing.T
 	userID string
@@ -149,7 +149,7 @@ type instantJobs struct {
 func (j instantJobs) EndCompatSession(ctx context.Context, id string, reason sessions.Reason) (bool, error) {
 	ended, err := j.Manager.EndCompatSession(ctx, id, reason)
 	if err == nil {
-		if err := j.prov.DeleteDevice(ctx, j.userID, j.device); err != nil {
+		if _, err := j.prov.DeleteDevice(ctx, j.userID, j.device); err != nil {
 			j.t.Error(err)
 		}
 	}
@@ -159,7 +159,7 @@ func (j instantJobs) EndCompatSession(ctx context.Context, id string, reason ses
 func (j instantJobs) EndOAuthSession(ctx context.Context, id string, reason sessions.Reason) (bool, error) {
 	ended, err := j.Manager.EndOAuthSession(ctx, id, reason)
 	if err == nil {
-		if err := j.prov.DeleteDevice(ctx, j.userID, j.device); err != nil {
+		if _, err := j.prov.DeleteDevice(ctx, j.userID, j.device); err != nil {
 			j.t.Error(err)
 		}
 	}
