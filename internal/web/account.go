@@ -505,12 +505,7 @@ func (h *Handler) renderAccount(w http.ResponseWriter, r *http.Request, s Sessio
 	default:
 		d.Heading, d.ShowProfile, d.ShowDevices = "Your account", true, true
 	}
-	token, err := h.CSRFToken(w, r)
-	if err != nil {
-		h.RenderInternalError(w, r, err)
-		return
-	}
-	h.Render(w, r, http.StatusOK, "account", Page{Title: d.Heading, CSRF: token, User: &s.User, Data: d})
+	h.RenderForm(w, r, http.StatusOK, "account", Page{Title: d.Heading, User: &s.User, Data: d})
 }
 
 type deviceData struct {
@@ -528,13 +523,8 @@ func (h *Handler) renderDevice(w http.ResponseWriter, r *http.Request, s Session
 		h.renderNoDevice(w, r, deviceID)
 		return
 	}
-	token, err := h.CSRFToken(w, r)
-	if err != nil {
-		h.RenderInternalError(w, r, err)
-		return
-	}
-	h.Render(w, r, http.StatusOK, "account_device", Page{
-		Title: dev.Name, CSRF: token, User: &s.User,
+	h.RenderForm(w, r, http.StatusOK, "account_device", Page{
+		Title: dev.Name, User: &s.User,
 		Data: deviceData{Device: dev, DevicesURL: h.actionURL(actionDevicesListName, "")},
 	})
 }
@@ -664,13 +654,8 @@ func (h *Handler) renderSignOut(w http.ResponseWriter, r *http.Request, s Sessio
 		h.RenderInternalError(w, r, err)
 		return
 	}
-	token, err := h.CSRFToken(w, r)
-	if err != nil {
-		h.RenderInternalError(w, r, err)
-		return
-	}
-	h.Render(w, r, status, "account_sign_out", Page{
-		Title: "Sign out " + dev.Name, CSRF: token, Error: msg, User: &s.User,
+	h.RenderForm(w, r, status, "account_sign_out", Page{
+		Title: "Sign out " + dev.Name, Error: msg, User: &s.User,
 		Data: signOutData{Device: dev, reauthData: ra},
 	})
 }
@@ -734,13 +719,8 @@ func (h *Handler) signOutDevice(w http.ResponseWriter, r *http.Request) {
 	}
 	h.d.Logger.InfoContext(ctx, "device signed out from the account page",
 		"user_id", s.User.ID, "device_id", deviceID, "sessions", len(dev.Sessions))
-	token, err := h.CSRFToken(w, r)
-	if err != nil {
-		h.RenderInternalError(w, r, err)
-		return
-	}
-	h.Render(w, r, http.StatusOK, "account_signed_out", Page{
-		Title: "Signed out", CSRF: token, User: &s.User,
+	h.RenderForm(w, r, http.StatusOK, "account_signed_out", Page{
+		Title: "Signed out", User: &s.User,
 		Data: deviceData{Device: dev, DevicesURL: h.actionURL(actionDevicesListName, "")},
 	})
 }
@@ -762,13 +742,8 @@ func (h *Handler) renderCrossSigning(w http.ResponseWriter, r *http.Request, s S
 		h.RenderInternalError(w, r, err)
 		return
 	}
-	token, err := h.CSRFToken(w, r)
-	if err != nil {
-		h.RenderInternalError(w, r, err)
-		return
-	}
-	h.Render(w, r, status, "account_cross_signing", Page{
-		Title: "Reset your identity", CSRF: token, Error: msg, User: &s.User,
+	h.RenderForm(w, r, status, "account_cross_signing", Page{
+		Title: "Reset your identity", Error: msg, User: &s.User,
 		Data: crossSigningData{MXID: model.MXID(s.User.Username, h.d.ServerName), reauthData: ra},
 	})
 }
@@ -813,13 +788,8 @@ func (h *Handler) approveCrossSigningReset(w http.ResponseWriter, r *http.Reques
 		return
 	}
 	h.d.Logger.InfoContext(r.Context(), "cross-signing reset approved", "user_id", s.User.ID, "username", s.User.Username)
-	token, err := h.CSRFToken(w, r)
-	if err != nil {
-		h.RenderInternalError(w, r, err)
-		return
-	}
-	h.Render(w, r, http.StatusOK, "account_cross_signing_done", Page{
-		Title: "Reset approved", CSRF: token, User: &s.User,
+	h.RenderForm(w, r, http.StatusOK, "account_cross_signing_done", Page{
+		Title: "Reset approved", User: &s.User,
 		Data: crossSigningData{
 			MXID:    model.MXID(s.User.Username, h.d.ServerName),
 			Minutes: int(crossSigningWindow / time.Minute),

@@ -56,13 +56,8 @@ func (h *Handler) loginForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) renderLogin(w http.ResponseWriter, r *http.Request, status int, d loginData, msg string) {
-	token, err := h.CSRFToken(w, r)
-	if err != nil {
-		h.RenderInternalError(w, r, err)
-		return
-	}
 	d.PasswordsEnabled = h.d.Auth.Enabled
-	h.Render(w, r, status, "login", Page{Title: "Sign in", CSRF: token, Error: msg, Data: d})
+	h.RenderForm(w, r, status, "login", Page{Title: "Sign in", Error: msg, Data: d})
 }
 
 // ParseForm reads a url-encoded form of bounded size. A failure has already

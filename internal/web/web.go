@@ -198,6 +198,18 @@ func (h *Handler) Render(w http.ResponseWriter, r *http.Request, status int, nam
 	}
 }
 
+// RenderForm writes a page that holds a form: it fills in the page's CSRF
+// token (setting the CSRF cookie when needed), then renders as Render does.
+func (h *Handler) RenderForm(w http.ResponseWriter, r *http.Request, status int, name string, p Page) {
+	token, err := h.CSRFToken(w, r)
+	if err != nil {
+		h.RenderInternalError(w, r, err)
+		return
+	}
+	p.CSRF = token
+	h.Render(w, r, status, name, p)
+}
+
 // ErrorPage describes a readable error page.
 type ErrorPage struct {
 	Heading string

@@ -118,11 +118,6 @@ func (h *Handler) consentForm(w http.ResponseWriter, r *http.Request) {
 		h.cancelWithError(w, r, g, grantTarget(g, c), oe)
 		return
 	}
-	csrf, err := h.d.Pages.CSRFToken(w, r)
-	if err != nil {
-		h.d.Pages.RenderInternalError(w, r, err)
-		return
-	}
 	d := consentData{
 		GrantID:      g.ID,
 		ClientView:   DescribeClient(c),
@@ -132,8 +127,8 @@ func (h *Handler) consentForm(w http.ResponseWriter, r *http.Request) {
 	}
 	user := s.User
 	setFormCSP(w, g.RedirectURI)
-	h.d.Pages.Render(w, r, http.StatusOK, "consent", web.Page{
-		Title: "Allow " + d.ClientName + "?", CSRF: csrf, User: &user, Data: d,
+	h.d.Pages.RenderForm(w, r, http.StatusOK, "consent", web.Page{
+		Title: "Allow " + d.ClientName + "?", User: &user, Data: d,
 	})
 }
 

@@ -161,15 +161,9 @@ type createData struct {
 // renderCreate answers prompt=create when nobody is signed in. Registration
 // is not available yet, so the page says so and offers the login form.
 func (h *Handler) renderCreate(w http.ResponseWriter, r *http.Request, g model.AuthorizationGrant, q *request) {
-	csrf, err := h.d.Pages.CSRFToken(w, r)
-	if err != nil {
-		h.d.Pages.RenderInternalError(w, r, err)
-		return
-	}
 	setFormCSP(w, g.RedirectURI)
-	h.d.Pages.Render(w, r, http.StatusOK, "authorize_create", web.Page{
+	h.d.Pages.RenderForm(w, r, http.StatusOK, "authorize_create", web.Page{
 		Title: "Create an account",
-		CSRF:  csrf,
 		Data: createData{
 			Username: q.usernameHint, Next: h.continuePath(g.ID), Client: q.clientName,
 			PasswordsEnabled: h.d.PasswordsEnabled,

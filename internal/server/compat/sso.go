@@ -245,15 +245,10 @@ func (h *Handler) ssoPage(w http.ResponseWriter, r *http.Request) {
 		h.d.Pages.RenderInternalError(w, r, errors.New("compat: stored redirect URL refused: "+msg))
 		return
 	}
-	csrf, err := h.d.Pages.CSRFToken(w, r)
-	if err != nil {
-		h.d.Pages.RenderInternalError(w, r, err)
-		return
-	}
 	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' https: data:; form-action 'self' "+
 		formActionSource(u)+"; frame-ancestors 'none'; base-uri 'none'")
-	h.d.Pages.Render(w, r, http.StatusOK, "compat_sso", web.Page{
-		Title: "Continue to " + redirectTarget(u), CSRF: csrf, User: &s.User,
+	h.d.Pages.RenderForm(w, r, http.StatusOK, "compat_sso", web.Page{
+		Title: "Continue to " + redirectTarget(u), User: &s.User,
 		Data: ssoPageData{
 			Target: redirectTarget(u),
 			MXID:   model.MXID(s.User.Username, h.d.ServerName),

@@ -148,11 +148,6 @@ func (h *Handler) consentForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) renderConsent(w http.ResponseWriter, r *http.Request, status int, q request, s web.Session) {
-	csrf, err := h.d.Pages.CSRFToken(w, r)
-	if err != nil {
-		h.d.Pages.RenderInternalError(w, r, err)
-		return
-	}
 	c := q.client
 	d := consentData{
 		GrantID:      q.grant.ID,
@@ -164,8 +159,8 @@ func (h *Handler) renderConsent(w http.ResponseWriter, r *http.Request, status i
 		AdminRefused: q.matrix.SynapseAdmin && !s.User.CanRequestAdmin,
 	}
 	user := s.User
-	h.d.Pages.Render(w, r, status, "device_consent", web.Page{
-		Title: "Allow " + d.ClientName + " on your device?", CSRF: csrf, User: &user, Data: d,
+	h.d.Pages.RenderForm(w, r, status, "device_consent", web.Page{
+		Title: "Allow " + d.ClientName + " on your device?", User: &user, Data: d,
 	})
 }
 

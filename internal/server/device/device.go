@@ -29,7 +29,7 @@ const (
 // CSRF-checked forms and rendering. *web.Handler implements it.
 type Pages interface {
 	CurrentSession(r *http.Request) (web.Session, bool, error)
-	CSRFToken(w http.ResponseWriter, r *http.Request) (string, error)
+	RenderForm(w http.ResponseWriter, r *http.Request, status int, name string, p web.Page)
 	ParseForm(w http.ResponseWriter, r *http.Request) bool
 	Render(w http.ResponseWriter, r *http.Request, status int, name string, p web.Page)
 	RenderError(w http.ResponseWriter, r *http.Request, status int, e web.ErrorPage)

@@ -89,14 +89,9 @@ func (h *Handler) linkForm(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) renderLink(w http.ResponseWriter, r *http.Request, status int, s web.Session, code, msg string) {
-	csrf, err := h.d.Pages.CSRFToken(w, r)
-	if err != nil {
-		h.d.Pages.RenderInternalError(w, r, err)
-		return
-	}
 	user := s.User
-	h.d.Pages.Render(w, r, status, "device_link", web.Page{
-		Title: "Connect a device", CSRF: csrf, Error: msg, User: &user, Data: linkData{Code: code},
+	h.d.Pages.RenderForm(w, r, status, "device_link", web.Page{
+		Title: "Connect a device", Error: msg, User: &user, Data: linkData{Code: code},
 	})
 }
 
