@@ -128,21 +128,6 @@ func (h *Handler) actionURL(action, deviceID string) string {
 	return h.Path("account/") + "?" + q.Encode()
 }
 
-// requireSession returns the signed-in person, or sends them to the login
-// page, which comes back to next.
-func (h *Handler) requireSession(w http.ResponseWriter, r *http.Request, next string) (Session, bool) {
-	s, ok, err := h.CurrentSession(r)
-	if err != nil {
-		h.RenderInternalError(w, r, err)
-		return Session{}, false
-	}
-	if !ok {
-		http.Redirect(w, r, h.LoginURL(next, ""), http.StatusSeeOther)
-		return Session{}, false
-	}
-	return s, true
-}
-
 // checkDeviceID returns why a device ID from a link or form cannot name a
 // device, or "".
 func checkDeviceID(id string) string {
@@ -187,7 +172,7 @@ func (h *Handler) account(w http.ResponseWriter, r *http.Request) {
 	if r.URL.RawQuery != "" {
 		next += "?" + r.URL.RawQuery
 	}
-	s, ok := h.requireSession(w, r, next)
+	s, ok := h.RequireSession(w, r, next, "")
 	if !ok {
 		return
 	}
@@ -679,7 +664,7 @@ func (h *Handler) signOutDevice(w http.ResponseWriter, r *http.Request) {
 		h.renderBadLink(w, r, msg)
 		return
 	}
-	s, ok := h.requireSession(w, r, h.actionURL(actionDeviceDeleteName, deviceID))
+	s, ok := h.RequireSession(w, r, h.actionURL(actionDeviceDeleteName, deviceID), "")
 	if !ok {
 		return
 	}
@@ -754,7 +739,7 @@ func (h *Handler) approveCrossSigningReset(w http.ResponseWriter, r *http.Reques
 	if !h.ParseForm(w, r) {
 		return
 	}
-	s, ok := h.requireSession(w, r, h.actionURL(actionCrossSigningName, ""))
+	s, ok := h.RequireSession(w, r, h.actionURL(actionCrossSigningName, ""), "")
 	if !ok {
 		return
 	}

@@ -117,6 +117,23 @@ func (h *Handler) CurrentSession(r *http.Request) (Session, bool, error) {
 	return s, true, nil
 }
 
+// RequireSession returns the signed-in person. Without a session it
+// answers with a redirect to the login page, which comes back to next with
+// the username prefilled from usernameHint, and ok is false; a storage fault
+// is answered with an error page.
+func (h *Handler) RequireSession(w http.ResponseWriter, r *http.Request, next, usernameHint string) (s Session, ok bool) {
+	s, ok, err := h.CurrentSession(r)
+	if err != nil {
+		h.RenderInternalError(w, r, err)
+		return Session{}, false
+	}
+	if !ok {
+		http.Redirect(w, r, h.LoginURL(next, usernameHint), http.StatusSeeOther)
+		return Session{}, false
+	}
+	return s, true
+}
+
 // StartSession records a password login for user: a new browser session
 // and its first authentication, then the cookie.
 func (h *Handler) StartSession(ctx context.Context, w http.ResponseWriter, r *http.Request, user model.User, method string) (model.BrowserSession, error) {

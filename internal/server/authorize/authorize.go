@@ -27,6 +27,7 @@ const PendingLifetime = time.Hour
 // CSRF-checked forms and rendering. *web.Handler implements it.
 type Pages interface {
 	CurrentSession(r *http.Request) (web.Session, bool, error)
+	RequireSession(w http.ResponseWriter, r *http.Request, next, usernameHint string) (web.Session, bool)
 	RenderForm(w http.ResponseWriter, r *http.Request, status int, name string, p web.Page)
 	ParseForm(w http.ResponseWriter, r *http.Request) bool
 	Render(w http.ResponseWriter, r *http.Request, status int, name string, p web.Page)

@@ -87,13 +87,8 @@ func (h *Handler) consentSession(w http.ResponseWriter, r *http.Request) (model.
 		h.pageOrInternal(w, r, err)
 		return g, c, web.Session{}, false
 	}
-	s, ok, err := h.d.Pages.CurrentSession(r)
-	if err != nil {
-		h.d.Pages.RenderInternalError(w, r, err)
-		return g, c, s, false
-	}
+	s, ok := h.d.Pages.RequireSession(w, r, h.continuePath(g.ID), h.usernameFromHint(g.LoginHint))
 	if !ok {
-		http.Redirect(w, r, h.d.Pages.LoginURL(h.continuePath(g.ID), h.usernameFromHint(g.LoginHint)), http.StatusSeeOther)
 		return g, c, s, false
 	}
 	if g.BrowserSessionID == nil || *g.BrowserSessionID != s.Browser.ID {

@@ -229,13 +229,8 @@ func (h *Handler) ssoPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	s, signedIn, err := h.d.Pages.CurrentSession(r)
-	if err != nil {
-		h.d.Pages.RenderInternalError(w, r, err)
-		return
-	}
+	s, signedIn := h.d.Pages.RequireSession(w, r, h.pagePath(login.ID, sealed), "")
 	if !signedIn {
-		http.Redirect(w, r, h.d.Pages.LoginURL(h.pagePath(login.ID, sealed), ""), http.StatusSeeOther)
 		return
 	}
 	u, msg := parseRedirectURL(login.RedirectURI)
@@ -277,13 +272,8 @@ func (h *Handler) ssoComplete(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	s, signedIn, err := h.d.Pages.CurrentSession(r)
-	if err != nil {
-		h.d.Pages.RenderInternalError(w, r, err)
-		return
-	}
+	s, signedIn := h.d.Pages.RequireSession(w, r, h.pagePath(login.ID, sealed), "")
 	if !signedIn {
-		http.Redirect(w, r, h.d.Pages.LoginURL(h.pagePath(login.ID, sealed), ""), http.StatusSeeOther)
 		return
 	}
 	switch action {
@@ -298,7 +288,7 @@ func (h *Handler) ssoComplete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	err = h.d.Store.InTx(ctx, func(tx storage.Tx) error {
+	err := h.d.Store.InTx(ctx, func(tx storage.Tx) error {
 		_, err := tx.CompatSSOLogins().Fulfill(ctx, login.ID, s.User.ID, s.Browser.ID, h.d.Clock.Now())
 		return err
 	})

@@ -55,13 +55,8 @@ func (h *Handler) consentSession(w http.ResponseWriter, r *http.Request) (reques
 		h.renderUnknown(w, r)
 		return request{}, web.Session{}, false
 	}
-	s, ok, err := h.d.Pages.CurrentSession(r)
-	if err != nil {
-		h.d.Pages.RenderInternalError(w, r, err)
-		return request{}, s, false
-	}
+	s, ok := h.d.Pages.RequireSession(w, r, h.consentPath(id), "")
 	if !ok {
-		http.Redirect(w, r, h.d.Pages.LoginURL(h.consentPath(id), ""), http.StatusSeeOther)
 		return request{}, s, false
 	}
 	q, err := h.load(r.Context(), id)

@@ -29,6 +29,7 @@ const (
 // CSRF-checked forms and rendering. *web.Handler implements it.
 type Pages interface {
 	CurrentSession(r *http.Request) (web.Session, bool, error)
+	RequireSession(w http.ResponseWriter, r *http.Request, next, usernameHint string) (web.Session, bool)
 	RenderForm(w http.ResponseWriter, r *http.Request, status int, name string, p web.Page)
 	ParseForm(w http.ResponseWriter, r *http.Request) bool
 	Render(w http.ResponseWriter, r *http.Request, status int, name string, p web.Page)

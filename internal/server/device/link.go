@@ -76,13 +76,8 @@ func (h *Handler) linkForm(w http.ResponseWriter, r *http.Request) {
 			code = c
 		}
 	}
-	s, ok, err := h.d.Pages.CurrentSession(r)
-	if err != nil {
-		h.d.Pages.RenderInternalError(w, r, err)
-		return
-	}
+	s, ok := h.d.Pages.RequireSession(w, r, h.linkPath(code), "")
 	if !ok {
-		http.Redirect(w, r, h.d.Pages.LoginURL(h.linkPath(code), ""), http.StatusSeeOther)
 		return
 	}
 	h.renderLink(w, r, http.StatusOK, s, code, "")
@@ -102,13 +97,8 @@ func (h *Handler) linkSubmit(w http.ResponseWriter, r *http.Request) {
 	if !h.d.Pages.ParseForm(w, r) {
 		return
 	}
-	s, ok, err := h.d.Pages.CurrentSession(r)
-	if err != nil {
-		h.d.Pages.RenderInternalError(w, r, err)
-		return
-	}
+	s, ok := h.d.Pages.RequireSession(w, r, h.linkPath(""), "")
 	if !ok {
-		http.Redirect(w, r, h.d.Pages.LoginURL(h.linkPath(""), ""), http.StatusSeeOther)
 		return
 	}
 	values := r.PostForm["code"]
@@ -144,7 +134,7 @@ func (h *Handler) linkSubmit(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	var g model.DeviceCodeGrant
-	err = h.d.Store.ReadTx(r.Context(), func(tx storage.Tx) error {
+	err := h.d.Store.ReadTx(r.Context(), func(tx storage.Tx) error {
 		var err error
 		g, err = tx.DeviceCodeGrants().FindByUserCode(r.Context(), code, now)
 		return err
